@@ -1,0 +1,45 @@
+//! The reference-counted heap: objects, strong and weak handles, death callbacks, tracing.
+//!
+//! This is the crate's unsafe core; everything above it uses only its public API.
+//!
+//! | file | concept |
+//! |---|---|
+//! | `header.rs` | the counted words every object starts with, and their atomic protocol |
+//! | `layout.rs` | leaf and tracked boxes, the collector prefix, allocation and freeing |
+//! | `gc.rs` | [`Gc`], the strong handle: creation, death and destruction |
+//! | `weak.rs` | [`Weak`], the weak handle, plain or carrying a callback |
+//! | `callbacks.rs` | the registry of death callbacks |
+//! | `deferred.rs` | destruction of deep structures without deep recursion |
+//! | `space.rs` | [`Heap`]: an object space, its tracked lists and counters |
+//! | `trace.rs` | [`Trace`], [`Tracer`] and std's impls |
+//! | `cell.rs` | [`GcCell`], interior mutability the collector can read safely |
+//!
+//! # The life of an object
+//!
+//! 1. `Gc::new` allocates a box (header, optional collector prefix, value) with strong
+//!    count 1 and one weak reference shared by all strong handles. A tracked object goes on
+//!    its heap's list.
+//! 2. Clones and drops move the strong count; `Gc::downgrade` and weak clones move the weak
+//!    count; `Weak::upgrade` raises the strong count only from a non-zero value.
+//! 3. The drop that takes the strong count to zero (after an `Acquire` fence that orders
+//!    every earlier use before it) takes the object off its heap's books, then — inline or
+//!    via the deferred queue — runs the death callbacks, drops the value and releases the
+//!    strong handles' weak reference.
+//! 4. The box is freed when the weak count reaches zero.
+
+mod callbacks;
+mod cell;
+mod deferred;
+mod gc;
+mod header;
+mod layout;
+mod space;
+mod trace;
+mod weak;
+
+pub use cell::{GcCell, GcCellMut, GcCellRef};
+pub use gc::Gc;
+pub use layout::{overhead_of, Overhead};
+pub use space::{Heap, HeapCounts};
+pub use trace::{Referents, Trace, Tracer};
+pub use weak::Weak;

@@ -1,0 +1,171 @@
+//! Death callbacks: the registry behind [`Gc::downgrade_with`](crate::Gc::downgrade_with).
+//!
+//! A weak reference with a callback is a [`Registration`], shared by the [`Weak`] handles
+//! that `downgrade_with` returned and their clones (like a Python `weakref.ref` object
+//! shared by several names). Registrations live in a process-wide table keyed by the address
+//! of the object they watch, sharded to keep threads apart; an object's header carries
+//! `HAS_CALLBACKS` once it has one, so objects without callbacks never look at the table.
+//!
+//! # Lifecycle
+//!
+//! * A registration holds one weak reference on its object while any of its handles
+//!   exist, so the handles can still `upgrade` (and fail) after the object died.
+//! * When the last handle goes before the object dies, the registration is *cancelled*: its
+//!   callback is dropped unrun and its weak reference released. Cancelled entries are pruned
+//!   from the table lazily, when the object's list doubles in length.
+//! * When the object dies, its entries are taken out of the table *after* its strong count
+//!   reached zero, so every upgrade already fails; then the callbacks run newest first, each
+//!   at most once, each with a dead handle to the registration. A callback races only with
+//!   the cancellation of its own registration, and both take the callback out under one
+//!   lock, so exactly one of them gets it.
+//! * The table entry of an address exists only while the object lives, so a new object at a
+//!   reused address never sees old entries; registering on an object the collector has
+//!   already condemned inserts nothing (its death has been decided).
+//!
+//! [`Weak`]: crate::Weak
+
+use std::collections::HashMap;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use super::header::{Header, HAS_CALLBACKS, TORN_DOWN};
+use crate::contain::contained;
+use crate::sync::{global, AtomicUsize, CachePadded, Mutex, Ordering};
+
+/// A callback with its type erased: it receives its registration and turns it into a typed
+/// [`Weak`](crate::Weak) handle (adopting one handle count) before calling the user's code.
+pub(crate) type ErasedCallback = Box<dyn FnOnce(Arc<Registration>) + Send>;
+
+/// One weak reference with a death callback.
+pub(crate) struct Registration {
+    target: NonNull<Header>,
+    /// The `Weak` handles that share this registration.
+    handles: AtomicUsize,
+    callback: Mutex<Option<ErasedCallback>>,
+    /// Releases the registration's weak reference on `target` (frees the box if last).
+    release_target: unsafe fn(NonNull<Header>),
+}
+
+// SAFETY: `target` is only an address whose box the registration keeps allocated (by its weak
+// reference) while handles exist; the callback is `Send` and behind a mutex.
+unsafe impl Send for Registration {}
+// SAFETY: as above; all shared state is atomic or locked.
+unsafe impl Sync for Registration {}
+
+impl Registration {
+    /// A registration with one handle. The caller has already added the weak reference on
+    /// `target` that the registration now owns.
+    pub(crate) fn new(
+        target: NonNull<Header>,
+        release_target: unsafe fn(NonNull<Header>),
+        callback: ErasedCallback,
+    ) -> Registration {
+        Registration { target, handles: AtomicUsize::new(1), callback: Mutex::new(Some(callback)), release_target }
+    }
+
+    pub(crate) fn target(&self) -> NonNull<Header> {
+        self.target
+    }
+
+    /// Adds a handle, copied from one the caller holds.
+    pub(crate) fn acquire_handle(&self) {
+        // Relaxed: made from an existing handle, as for strong counts.
+        if self.handles.fetch_add(1, Ordering::Relaxed) > isize::MAX as usize {
+            std::process::abort();
+        }
+    }
+
+    /// Adds a handle unless all handles are gone (the registration is cancelled).
+    fn try_acquire_handle(&self) -> bool {
+        let mut n = self.handles.load(Ordering::Relaxed);
+        loop {
+            if n == 0 {
+                return false;
+            }
+            match self.handles.compare_exchange_weak(n, n + 1, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(seen) => n = seen,
+            }
+        }
+    }
+
+    /// Drops a handle; the last one cancels the callback and releases the weak reference.
+    pub(crate) fn release_handle(&self) {
+        if self.handles.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        let unrun = self.callback.lock().take();
+        if unrun.is_some() {
+            contained("dropping a cancelled weak-reference callback", || drop(unrun));
+        }
+        // SAFETY: the registration owned this weak reference since `new`, and this is the one
+        // place it is released (handles reached zero once, and never rise again from zero).
+        unsafe { (self.release_target)(self.target) };
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.handles.load(Ordering::Relaxed) == 0
+    }
+}
+
+const SHARDS: usize = 64;
+
+type Entries = HashMap<usize, Vec<Arc<Registration>>, ahash::RandomState>;
+
+global! {
+    static REGISTRY: Box<[CachePadded<Mutex<Entries>>]> =
+        (0..SHARDS).map(|_| CachePadded(Mutex::new(Entries::default()))).collect();
+}
+
+fn shard(target: NonNull<Header>) -> &'static Mutex<Entries> {
+    let addr = target.as_ptr() as usize;
+    &REGISTRY[(addr >> 4 ^ addr >> 12) % SHARDS]
+}
+
+/// Adds `registration` to its object's callbacks. Returns `false`, inserting nothing, when
+/// the collector has already condemned the object.
+///
+/// # Safety
+/// The caller holds a strong handle to the registration's target.
+pub(crate) unsafe fn register(registration: Arc<Registration>) -> bool {
+    let target = registration.target;
+    // SAFETY: the caller's strong handle keeps the header allocated.
+    let header = unsafe { target.as_ref() };
+    let mut entries = shard(target).lock();
+    // Under the shard lock: a collector condemns before it takes the entries (same lock).
+    if header.flags(Ordering::Acquire) & TORN_DOWN != 0 || header.is_condemned() {
+        return false;
+    }
+    header.set_flags(HAS_CALLBACKS);
+    let list = entries.entry(target.as_ptr() as usize).or_default();
+    if list.len() >= 8 && list.len().is_power_of_two() {
+        list.retain(|r| !r.is_cancelled());
+    }
+    list.push(registration);
+    true
+}
+
+/// Takes every registration of a dead (or condemned) object out of the table.
+pub(crate) fn take(target: NonNull<Header>) -> Vec<Arc<Registration>> {
+    shard(target).lock().remove(&(target.as_ptr() as usize)).unwrap_or_default()
+}
+
+/// Runs the callbacks of `registrations` (in registration order as taken), newest first,
+/// skipping cancelled ones; a panic in one is reported and the rest still run.
+pub(crate) fn fire(registrations: Vec<Arc<Registration>>) {
+    for registration in registrations.into_iter().rev() {
+        // Hold a handle while deciding, so that a concurrent last drop cannot cancel (and
+        // release the weak reference) under the callback's feet.
+        if !registration.try_acquire_handle() {
+            continue;
+        }
+        let callback = registration.callback.lock().take();
+        match callback {
+            // The callback adopts the handle acquired above.
+            Some(callback) => {
+                contained("weak reference callback", || callback(registration));
+            }
+            None => registration.release_handle(),
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Deferred destruction: dropping a long chain without a deep stack.
+//!
+//! Dropping an object drops its value, which may drop the last handle to another object,
+//! and so on: a 1,000,000-long linked list would recurse a million frames deep and overflow
+//! the stack (as it does for `Rc` and `Arc`). Like CPython's "trashcan", destruction runs
+//! inline up to a small depth; deeper objects are queued on the thread and destroyed by the
+//! outermost destruction once it has finished its own object. Shallow structures are thus
+//! destroyed in the natural order and at once; deep ones still entirely within the `drop`
+//! call that released them.
+//!
+//! During thread teardown, when the thread's queue is already gone, destruction runs inline.
+
+use std::cell::{Cell, RefCell};
+use std::ptr::NonNull;
+
+use super::header::Header;
+use crate::sync::thread_local;
+
+/// Destruction work for one object: `run(header)` must not unwind.
+pub(crate) struct Pending {
+    pub(crate) header: NonNull<Header>,
+    pub(crate) run: unsafe fn(NonNull<Header>),
+}
+
+/// Nested destructions run inline up to this depth.
+const INLINE_DEPTH: usize = 32;
+
+struct Queue {
+    depth: Cell<usize>,
+    pending: RefCell<Vec<Pending>>,
+}
+
+thread_local! {
+    static QUEUE: Queue = Queue { depth: Cell::new(0), pending: RefCell::new(Vec::new()) };
+}
+
+/// Runs `work` now, or queues it if this thread is already deep in destructions.
+///
+/// # Safety
+/// `work.run(work.header)` must be sound to call once, at any later point on this thread.
+pub(crate) unsafe fn run_or_defer(work: Pending) {
+    let entered = QUEUE.try_with(|q| {
+        let depth = q.depth.get();
+        if depth >= INLINE_DEPTH {
+            q.pending.borrow_mut().push(Pending { header: work.header, run: work.run });
+            None
+        } else {
+            q.depth.set(depth + 1);
+            Some(depth == 0)
+        }
+    });
+    let outermost = match entered {
+        Ok(Some(outermost)) => outermost,
+        Ok(None) => return,
+        Err(_) => {
+            // SAFETY: forwarded contract; no queue exists any more on this thread.
+            unsafe { (work.run)(work.header) };
+            return;
+        }
+    };
+    // SAFETY: forwarded contract.
+    unsafe { (work.run)(work.header) };
+    if outermost {
+        while let Some(next) = QUEUE.with(|q| q.pending.borrow_mut().pop()) {
+            // SAFETY: queued work carries the same contract.
+            unsafe { (next.run)(next.header) };
+        }
+    }
+    QUEUE.with(|q| q.depth.set(q.depth.get() - 1));
+}

@@ -1,0 +1,541 @@
+//! [`Gc<T>`]: the strong handle.
+
+use std::borrow::Borrow;
+use std::cmp::Ordering as CmpOrdering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::ops::Deref;
+use std::ptr::{self, NonNull};
+use std::sync::Arc;
+
+use super::callbacks::{self, Registration};
+use super::deferred::{self, Pending};
+use super::header::{Header, HAS_CALLBACKS};
+use super::layout::{self, release_weak, vtable_of, GcBox};
+use super::space::{heap_of, Heap, HeapInner};
+use super::trace::{Trace, Tracer};
+use super::weak::Weak;
+use crate::contain::contained;
+use crate::sync::Ordering;
+
+/// A strong handle to an object on a shared, reference-counted heap: Python's object
+/// reference, for Rust.
+///
+/// `Gc<T>` is to Python's names what `Arc<T>` is to Rust's shared ownership: cloning it adds a
+/// reference, dropping it removes one, and **the value is dropped the moment the last strong
+/// handle goes** — no pause, no collector involved. [`Weak<T>`] observes an object without
+/// keeping it alive and can carry a death callback ([`Gc::downgrade_with`]).
+///
+/// Reference counting cannot free cycles (`a.friend = b; b.friend = a`). Objects whose type
+/// may hold handles ([`Trace`] with `LEAF = false`) are *tracked* on their heap so that the
+/// cycle collector can find such cycles; other objects are *leaves* and cost nothing beyond
+/// their counts (16 bytes per object, as `Arc`; 32 for a tracked object).
+///
+/// Pointer operations are associated functions (`Gc::strong_count(&g)`), because `Gc<T>`
+/// dereferences to `T` and method names must not shadow `T`'s.
+///
+/// # Thread safety
+///
+/// `Gc<T>` is `Send` and `Sync` when `T` is. Cloning, dropping (short of the last handle),
+/// dereferencing and upgrading take no lock and write nothing shared besides the object's
+/// own counts. Counts never wrap: past `isize::MAX / 2` handles the process aborts.
+///
+/// # Interaction with `Drop`
+///
+/// * When the last strong handle goes: first every weak reference stops upgrading, then the
+///   death callbacks run (newest registered first), then `T` is dropped, then the memory is
+///   freed once no weak reference remains.
+/// * A panic in `T`'s `Drop` (or in a callback) is caught and reported with
+///   `tracing::error!`; the rest of the destruction still happens and the panic does not
+///   reach the code that dropped the handle (Python's "Exception ignored in `__del__`").
+/// * Deep structures do not overflow the stack: destruction beyond a small nesting depth
+///   is queued and finished by the outermost `drop` (see the `deferred` module).
+/// * When the cycle collector frees a cycle it drops each member's value while other members
+///   may still hold handles to it. Such a handle's plain access (`Deref`) then panics with a
+///   clear message, and [`Gc::try_get`] returns `None`; no access ever reads freed memory.
+///
+/// # Examples
+///
+/// ```
+/// use weakling::Gc;
+///
+/// let a = Gc::new(String::from("shared"));
+/// let b = Gc::clone(&a);
+/// assert_eq!(Gc::strong_count(&a), 2);
+/// assert!(Gc::ptr_eq(&a, &b));
+/// drop(b);
+/// assert_eq!(Gc::strong_count(&a), 1);
+/// assert_eq!(*a, "shared");
+/// ```
+pub struct Gc<T> {
+    ptr: NonNull<GcBox<T>>,
+    _owns: PhantomData<GcBox<T>>,
+}
+
+// SAFETY: as for Arc: handles on several threads share `&T` (needs Sync) and the last one may
+// drop `T` on any thread (needs Send).
+unsafe impl<T: Send + Sync> Send for Gc<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Sync for Gc<T> {}
+
+impl<T: Trace + Send + Sync + 'static> Gc<T> {
+    /// Puts `value` on the process-wide default heap.
+    ///
+    /// The object is tracked by the cycle collector unless `T` is a leaf ([`Trace::LEAF`]).
+    #[must_use = "the value is dropped at once if the handle is not kept"]
+    pub fn new(value: T) -> Gc<T> {
+        Gc::new_in(value, Heap::global())
+    }
+
+    /// Puts `value` on `heap`.
+    #[must_use = "the value is dropped at once if the handle is not kept"]
+    pub fn new_in(value: T, heap: &Heap) -> Gc<T> {
+        let inner = heap.inner();
+        let tracked = !T::LEAF;
+        let ptr = layout::allocate::<T>(Header::new(inner.id(), tracked, 1, 1), tracked.then(vtable_of::<T>));
+        // SAFETY: freshly allocated, value slot uninitialised and ours to write.
+        unsafe { Gc::finish(ptr, value, inner) }
+    }
+
+    /// Builds an object that refers to itself weakly: `build` receives a [`Weak`] to the
+    /// object under construction (upgrading it fails until `new_cyclic` returns).
+    ///
+    /// If `build` panics the allocation is released and the panic propagates.
+    ///
+    /// ```
+    /// use weakling::{Gc, Trace, Weak};
+    ///
+    /// #[derive(Trace)]
+    /// struct Me { this: Weak<Me> }
+    ///
+    /// let me = Gc::new_cyclic(|w| Me { this: w.clone() });
+    /// assert!(Gc::ptr_eq(&me.this.upgrade().unwrap(), &me));
+    /// ```
+    #[must_use = "the value is dropped at once if the handle is not kept"]
+    pub fn new_cyclic<F: FnOnce(&Weak<T>) -> T>(build: F) -> Gc<T> {
+        Gc::new_cyclic_in(build, Heap::global())
+    }
+
+    /// [`Gc::new_cyclic`] on `heap`.
+    #[must_use = "the value is dropped at once if the handle is not kept"]
+    pub fn new_cyclic_in<F: FnOnce(&Weak<T>) -> T>(build: F, heap: &Heap) -> Gc<T> {
+        let inner = heap.inner();
+        let tracked = !T::LEAF;
+        // Strong 0 (nothing can upgrade yet); weak 2: the strong handles' shared one, which
+        // `new_cyclic` holds on their behalf, and the one of the handle given to `build`.
+        let ptr = layout::allocate::<T>(Header::new(inner.id(), tracked, 0, 2), tracked.then(vtable_of::<T>));
+        let header = ptr.cast::<Header>();
+
+        /// Releases the strong handles' weak reference if `build` unwinds.
+        struct Unbuilt<T>(NonNull<Header>, PhantomData<T>);
+        impl<T> Drop for Unbuilt<T> {
+            fn drop(&mut self) {
+                // SAFETY: the constructor owned this reference; the value was never written,
+                // and `free` does not drop it.
+                unsafe { release_weak::<T>(self.0) };
+            }
+        }
+        let guard = Unbuilt::<T>(header, PhantomData);
+        let weak = Weak::from_header(header);
+        let value = build(&weak);
+        std::mem::forget(guard);
+        // SAFETY: the value slot is still uninitialised and only this function writes it.
+        unsafe { (&raw mut (*ptr.as_ptr()).value).write(value) };
+        // SAFETY: the header is allocated; the value is now complete.
+        unsafe { header.as_ref() }.publish_first_strong();
+        if tracked {
+            // SAFETY: a new tracked box of this heap, on no list yet.
+            unsafe { inner.track(header) };
+        } else {
+            inner.count_leaf_allocation();
+        }
+        drop(weak);
+        Gc { ptr, _owns: PhantomData }
+    }
+}
+
+impl<T: 'static> Gc<T> {
+    /// Puts a value that holds no handles on the default heap, without any tracing code.
+    ///
+    /// The object is a leaf: the collector never looks inside it. A handle stored inside
+    /// anyway is treated as a reference from outside, so a cycle through it is never freed
+    /// (a leak, never unsoundness). `T` need not be `Send` or `Sync`; the handle then is not
+    /// either.
+    ///
+    /// ```
+    /// use weakling::Gc;
+    ///
+    /// struct Opaque(std::cell::Cell<u32>); // no Trace impl needed
+    /// let g = Gc::new_leaf(Opaque(std::cell::Cell::new(1)));
+    /// g.0.set(2);
+    /// assert_eq!(g.0.get(), 2);
+    /// ```
+    #[must_use = "the value is dropped at once if the handle is not kept"]
+    pub fn new_leaf(value: T) -> Gc<T> {
+        Gc::new_leaf_in(value, Heap::global())
+    }
+
+    /// [`Gc::new_leaf`] on `heap`.
+    #[must_use = "the value is dropped at once if the handle is not kept"]
+    pub fn new_leaf_in(value: T, heap: &Heap) -> Gc<T> {
+        let inner = heap.inner();
+        let ptr = layout::allocate::<T>(Header::new(inner.id(), false, 1, 1), None);
+        // SAFETY: freshly allocated, value slot uninitialised and ours to write.
+        unsafe { Gc::finish(ptr, value, inner) }
+    }
+}
+
+impl<T> Gc<T> {
+    /// Writes the value of a fresh box and puts it in its heap's books.
+    ///
+    /// # Safety
+    /// `ptr` is a fresh box from `layout::allocate` for heap `inner`, strong count 1.
+    unsafe fn finish(ptr: NonNull<GcBox<T>>, value: T, inner: &HeapInner) -> Gc<T> {
+        // SAFETY: per contract the value slot is uninitialised and exclusively ours.
+        unsafe { (&raw mut (*ptr.as_ptr()).value).write(value) };
+        let header = ptr.cast::<Header>();
+        // SAFETY: the header was written by `allocate`.
+        if unsafe { header.as_ref() }.is_tracked() {
+            // SAFETY: a new tracked box of this heap, on no list yet.
+            unsafe { inner.track(header) };
+        } else {
+            inner.count_leaf_allocation();
+        }
+        Gc { ptr, _owns: PhantomData }
+    }
+
+    #[inline]
+    fn header(&self) -> &Header {
+        // SAFETY: a strong handle keeps the box allocated.
+        unsafe { &self.ptr.as_ref().header }
+    }
+
+    /// The address of the object's header: its identity on the heap.
+    #[inline]
+    pub(crate) fn header_ptr(this: &Gc<T>) -> NonNull<Header> {
+        this.ptr.cast()
+    }
+
+    /// Makes a strong handle from a header whose strong count the caller already raised.
+    ///
+    /// # Safety
+    /// `header` belongs to a `GcBox<T>`, and the caller transfers one strong count to the
+    /// result.
+    #[inline]
+    pub(crate) unsafe fn from_header(header: NonNull<Header>) -> Gc<T> {
+        Gc { ptr: header.cast(), _owns: PhantomData }
+    }
+
+    /// The value, or `None` if the cycle collector has already torn it down (only code that
+    /// runs during the teardown of a cycle, such as a `Drop` of another member, can see that).
+    #[inline]
+    #[must_use]
+    pub fn try_get(this: &Gc<T>) -> Option<&T> {
+        if this.header().is_torn_down() {
+            None
+        } else {
+            // SAFETY: the value is initialised and not torn down; a strong handle keeps it so.
+            Some(unsafe { &this.ptr.as_ref().value })
+        }
+    }
+
+    /// The number of strong handles to the object: the answer to Python's
+    /// `sys.getrefcount`, less the temporary reference that the call itself adds in Python.
+    ///
+    /// Another thread may change it at any moment.
+    #[inline]
+    #[must_use]
+    pub fn strong_count(this: &Gc<T>) -> usize {
+        this.header().strong_count()
+    }
+
+    /// The number of weak references to the object: plain [`Weak`] handles, plus one per
+    /// callback registration whose handles still exist (its clones share one reference).
+    #[inline]
+    #[must_use]
+    pub fn weak_count(this: &Gc<T>) -> usize {
+        // The strong handles own one weak reference together.
+        this.header().raw_weak_count() - 1
+    }
+
+    /// A weak handle to the object (Python's `weakref.ref(obj)`).
+    #[must_use = "a weak handle that is not kept observes nothing"]
+    pub fn downgrade(this: &Gc<T>) -> Weak<T> {
+        this.header().inc_weak();
+        Weak::from_header(Gc::header_ptr(this))
+    }
+
+    /// Whether two handles point at the same object (Python's `is`).
+    #[inline]
+    #[must_use]
+    pub fn ptr_eq(this: &Gc<T>, other: &Gc<T>) -> bool {
+        this.ptr == other.ptr
+    }
+
+    /// The address of the value (Python's `id(obj)`, as a pointer).
+    #[inline]
+    #[must_use]
+    pub fn as_ptr(this: &Gc<T>) -> *const T {
+        // SAFETY: in bounds of the live box; no reference is created.
+        unsafe { &raw const (*this.ptr.as_ptr()).value }
+    }
+
+    /// Takes the value out if `this` is the only strong handle; otherwise gives the handle
+    /// back.
+    ///
+    /// Taking the value out ends the object's life on the heap: weak references stop
+    /// upgrading and their death callbacks run (newest first) before the value is returned.
+    ///
+    /// ```
+    /// use weakling::Gc;
+    ///
+    /// let a = Gc::new(5);
+    /// let b = a.clone();
+    /// let a = Gc::try_unwrap(a).unwrap_err();
+    /// drop(b);
+    /// assert_eq!(Gc::try_unwrap(a).ok(), Some(5));
+    /// ```
+    pub fn try_unwrap(this: Gc<T>) -> Result<T, Gc<T>> {
+        if this.header().is_torn_down() || !this.header().try_take_unique() {
+            return Err(this);
+        }
+        let this = ManuallyDrop::new(this);
+        let header = Gc::header_ptr(&this);
+        // SAFETY: the strong count just reached zero through this handle, once.
+        unsafe { Gc::<T>::leave_heap(header) };
+        // SAFETY: header allocated; object dead, so no one else reaches the callbacks.
+        if unsafe { header.as_ref() }.flags(Ordering::Acquire) & HAS_CALLBACKS != 0 {
+            callbacks::fire(callbacks::take(header));
+        }
+        // SAFETY: the value is initialised; it is moved out once and never dropped in place
+        // (`release_weak` frees without dropping).
+        let value = unsafe { ptr::read(&this.ptr.as_ref().value) };
+        // SAFETY: the strong handles' shared weak reference, released once.
+        unsafe { release_weak::<T>(header) };
+        Ok(value)
+    }
+
+    /// Takes a dead object off its heap's books.
+    ///
+    /// # Safety
+    /// The object's strong count reached zero and the caller is the one that took it there.
+    unsafe fn leave_heap(header: NonNull<Header>) {
+        // SAFETY: the box is allocated until its weak references are gone.
+        let h = unsafe { header.as_ref() };
+        if h.is_torn_down() {
+            // The collector already took it off the books when it tore the value down.
+            return;
+        }
+        let heap = heap_of(h);
+        if h.is_tracked() {
+            // SAFETY: tracked, of this heap, still listed; only the thread that took the strong
+            // count to zero gets here.
+            unsafe { heap.untrack(header) };
+        } else {
+            heap.count_leaf_free();
+        }
+    }
+
+    /// Destroys an object whose strong count just reached zero: callbacks, value, memory.
+    /// Never unwinds.
+    ///
+    /// # Safety
+    /// The object's strong count reached zero, it left the heap's books, and this runs once.
+    unsafe fn destroy(header: NonNull<Header>) {
+        // SAFETY: allocated until the weak reference released below.
+        let h = unsafe { header.as_ref() };
+        if h.flags(Ordering::Acquire) & HAS_CALLBACKS != 0 {
+            callbacks::fire(callbacks::take(header));
+        }
+        if !h.is_torn_down() {
+            let value = header.cast::<GcBox<T>>();
+            contained("Drop of a Gc value", || {
+                // SAFETY: the value is initialised, dropped here once; no handle can reach it.
+                unsafe { ptr::drop_in_place(&raw mut (*value.as_ptr()).value) }
+            });
+        }
+        // SAFETY: the strong handles' shared weak reference, released once.
+        unsafe { release_weak::<T>(header) };
+    }
+}
+
+impl<T: Send + 'static> Gc<T> {
+    /// A weak handle whose `callback` runs once when the object dies (Python's
+    /// `weakref.ref(obj, callback)`).
+    ///
+    /// The callback receives the (dead) weak handle. It runs after every weak reference to the
+    /// object has stopped upgrading, before the value is dropped, newest registered first; it
+    /// does **not** run if every clone of the returned handle was dropped before the object
+    /// died. It may do anything: allocate, drop other objects, register callbacks, upgrade
+    /// (and fail). A panic in it is caught and reported with `tracing::error!`, and the
+    /// remaining callbacks still run.
+    ///
+    /// The callback runs on the thread that drops the last strong handle. A callback that
+    /// captures a strong handle to its own object keeps that object alive (as in Python).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use weakling::Gc;
+    ///
+    /// let fired = Arc::new(AtomicBool::new(false));
+    /// let obj = Gc::new(String::from("data"));
+    /// let f = fired.clone();
+    /// let w = Gc::downgrade_with(&obj, move |dead| {
+    ///     assert!(dead.upgrade().is_none());
+    ///     f.store(true, Ordering::SeqCst);
+    /// });
+    /// drop(obj);
+    /// assert!(fired.load(Ordering::SeqCst));
+    /// assert!(w.upgrade().is_none());
+    /// ```
+    #[must_use = "the callback is cancelled when the returned handle is dropped"]
+    pub fn downgrade_with<F>(this: &Gc<T>, callback: F) -> Weak<T>
+    where
+        F: FnOnce(&Weak<T>) + Send + 'static,
+    {
+        let header = Gc::header_ptr(this);
+        // The registration's own weak reference on the box.
+        this.header().inc_weak();
+        let erased: callbacks::ErasedCallback = Box::new(move |registration: Arc<Registration>| {
+            let dead = Weak::<T>::from_registration(registration);
+            callback(&dead);
+        });
+        let registration = Arc::new(Registration::new(header, release_weak::<T>, erased));
+        // SAFETY: `this` is a strong handle to the target. When the collector has already
+        // condemned the object nothing is registered: the handle is dead from the start.
+        unsafe { callbacks::register(Arc::clone(&registration)) };
+        Weak::from_registration(registration)
+    }
+}
+
+impl<T> Clone for Gc<T> {
+    #[inline]
+    fn clone(&self) -> Gc<T> {
+        self.header().inc_strong();
+        Gc { ptr: self.ptr, _owns: PhantomData }
+    }
+}
+
+impl<T> Drop for Gc<T> {
+    #[inline]
+    fn drop(&mut self) {
+        if !self.header().dec_strong() {
+            return;
+        }
+        let header = Gc::header_ptr(self);
+        // SAFETY: this drop took the strong count to zero.
+        unsafe { Gc::<T>::leave_heap(header) };
+        // SAFETY: `destroy` runs once, for an object that left the books, on this thread.
+        unsafe { deferred::run_or_defer(Pending { header, run: Gc::<T>::destroy }) };
+    }
+}
+
+#[cold]
+#[track_caller]
+fn torn_down() -> ! {
+    panic!(
+        "weakling: this object's value was already dropped by the cycle collector \
+         (its cycle is being freed); use Gc::try_get in Drop code that can see other members"
+    )
+}
+
+impl<T> Deref for Gc<T> {
+    type Target = T;
+
+    /// # Panics
+    ///
+    /// If the cycle collector has torn the value down (only Drop code running during the
+    /// teardown of a cycle can observe that); see [`Gc::try_get`].
+    #[inline]
+    #[track_caller]
+    fn deref(&self) -> &T {
+        match Gc::try_get(self) {
+            Some(value) => value,
+            None => torn_down(),
+        }
+    }
+}
+
+impl<T> AsRef<T> for Gc<T> {
+    fn as_ref(&self) -> &T {
+        self
+    }
+}
+
+impl<T> Borrow<T> for Gc<T> {
+    fn borrow(&self) -> &T {
+        self
+    }
+}
+
+impl<T> Unpin for Gc<T> {}
+
+impl<T: Default + Trace + Send + Sync + 'static> Default for Gc<T> {
+    fn default() -> Gc<T> {
+        Gc::new(T::default())
+    }
+}
+
+impl<T: Trace + Send + Sync + 'static> From<T> for Gc<T> {
+    fn from(value: T) -> Gc<T> {
+        Gc::new(value)
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Gc<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match Gc::try_get(self) {
+            Some(value) => fmt::Debug::fmt(value, f),
+            None => f.write_str("<torn down>"),
+        }
+    }
+}
+
+impl<T: fmt::Display> fmt::Display for Gc<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+impl<T> fmt::Pointer for Gc<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Pointer::fmt(&Gc::as_ptr(self), f)
+    }
+}
+
+impl<T: PartialEq> PartialEq for Gc<T> {
+    fn eq(&self, other: &Gc<T>) -> bool {
+        **self == **other
+    }
+}
+
+impl<T: Eq> Eq for Gc<T> {}
+
+impl<T: PartialOrd> PartialOrd for Gc<T> {
+    fn partial_cmp(&self, other: &Gc<T>) -> Option<CmpOrdering> {
+        (**self).partial_cmp(&**other)
+    }
+}
+
+impl<T: Ord> Ord for Gc<T> {
+    fn cmp(&self, other: &Gc<T>) -> CmpOrdering {
+        (**self).cmp(&**other)
+    }
+}
+
+impl<T: Hash> Hash for Gc<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (**self).hash(state)
+    }
+}
+
+// SAFETY: a handle is one owned strong edge, reported once.
+unsafe impl<T> Trace for Gc<T> {
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        tracer.edge(self);
+    }
+}

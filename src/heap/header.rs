@@ -1,0 +1,239 @@
+//! The object header: the two counted words at the start of every object.
+//!
+//! ```text
+//! strong word  | CONDEMNED (bit 63) | strong count (bits 0..63)                        |
+//! weak word    | heap id (40..64)   | flags (32..40) | weak count (bits 0..32)         |
+//! ```
+//!
+//! The strong count is the number of [`Gc`](crate::Gc) handles. The weak count is the number
+//! of weak references plus one that all strong handles own together (as in `std::sync::Arc`),
+//! so the box outlives its value for as long as a weak reference may still look at it.
+//!
+//! Orderings follow `Arc`: increments from an existing handle are `Relaxed` (the new handle is
+//! made from one the thread already has, so nothing needs to be published); decrements are
+//! `Release` and the one that reaches zero is followed by an `Acquire` fence, so that every
+//! use of the object through any handle happens before its destruction. Counts never wrap:
+//! past their limits the process aborts, as std does.
+
+use crate::sync::{fence, AtomicUsize, Ordering};
+
+#[cfg(not(target_pointer_width = "64"))]
+compile_error!("weakling packs its header for 64-bit targets only");
+
+/// Set in the strong word once the cycle collector has decided the object is garbage: from
+/// then on no upgrade succeeds.
+pub(crate) const CONDEMNED: usize = 1 << 63;
+const STRONG_MASK: usize = CONDEMNED - 1;
+/// Far below the mask, so that racing increments cannot reach the flag before one aborts.
+const MAX_STRONG: usize = 1 << 62;
+
+const WEAK_MASK: usize = (1 << 32) - 1;
+const MAX_WEAK: usize = 1 << 31;
+/// The box carries a collector prefix ([`GcHead`](super::layout::GcHead)) and sits on its
+/// heap's tracked lists. Fixed at allocation.
+pub(crate) const TRACKED: usize = 1 << 32;
+/// Some weak reference registered a death callback: dying must consult the registry.
+pub(crate) const HAS_CALLBACKS: usize = 1 << 33;
+/// The value has been dropped while strong handles still exist (cycle teardown). Plain
+/// access panics, `try_` access returns `None`.
+pub(crate) const TORN_DOWN: usize = 1 << 34;
+const HEAP_SHIFT: u32 = 40;
+/// Heap ids fit in the top 24 bits of the weak word.
+pub(crate) const MAX_HEAP_ID: u32 = (1 << 24) - 1;
+
+/// The counted words at the start of every object.
+#[repr(C)]
+pub(crate) struct Header {
+    strong: AtomicUsize,
+    weak: AtomicUsize,
+}
+
+impl Header {
+    /// A header for a new object of heap `heap_id`. `strong` is 1 for a finished value and 0
+    /// while [`Gc::new_cyclic`](crate::Gc::new_cyclic) builds it (with one extra weak
+    /// reference held by the constructor).
+    pub(crate) fn new(heap_id: u32, tracked: bool, strong: usize, weak: usize) -> Header {
+        debug_assert!(heap_id <= MAX_HEAP_ID);
+        let flags = if tracked { TRACKED } else { 0 };
+        Header {
+            strong: AtomicUsize::new(strong),
+            weak: AtomicUsize::new(((heap_id as usize) << HEAP_SHIFT) | flags | weak),
+        }
+    }
+
+    /// Adds a strong handle, copied from one the caller holds.
+    #[inline]
+    pub(crate) fn inc_strong(&self) {
+        // Relaxed: the caller's handle keeps the object alive and publishes nothing new.
+        let old = self.strong.fetch_add(1, Ordering::Relaxed);
+        if old & STRONG_MASK > MAX_STRONG {
+            std::process::abort();
+        }
+    }
+
+    /// Adds a strong handle only if the object is still alive and not condemned; this is
+    /// `upgrade`.
+    #[inline]
+    pub(crate) fn try_inc_strong(&self) -> bool {
+        let mut n = self.strong.load(Ordering::Relaxed);
+        loop {
+            if n & STRONG_MASK == 0 || n & CONDEMNED != 0 {
+                return false;
+            }
+            if n & STRONG_MASK > MAX_STRONG {
+                std::process::abort();
+            }
+            // Acquire on success: the upgraded handle may read the value, whose last writes
+            // were published by the Release decrements of earlier handles.
+            match self.strong.compare_exchange_weak(n, n + 1, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(seen) => n = seen,
+            }
+        }
+    }
+
+    /// Drops a strong handle; `true` when it was the last one. After `true`, every earlier
+    /// use of the object through any handle happens before the caller's next step.
+    #[inline]
+    pub(crate) fn dec_strong(&self) -> bool {
+        // Release: this handle's uses of the value happen before its destruction.
+        if self.strong.fetch_sub(1, Ordering::Release) & STRONG_MASK != 1 {
+            return false;
+        }
+        // Acquire: pairs with every earlier Release decrement (they form one release sequence).
+        fence(Ordering::Acquire);
+        true
+    }
+
+    /// Takes the count from 1 to 0 if the caller holds the only strong handle
+    /// (`Gc::try_unwrap`).
+    pub(crate) fn try_take_unique(&self) -> bool {
+        if self.strong.compare_exchange(1, 0, Ordering::Relaxed, Ordering::Relaxed).is_err() {
+            return false;
+        }
+        fence(Ordering::Acquire);
+        true
+    }
+
+    /// Makes a [`Gc::new_cyclic`](crate::Gc::new_cyclic) value reachable: 0 → 1.
+    pub(crate) fn publish_first_strong(&self) {
+        // Release: the value written before this is visible to whoever upgrades (Acquire).
+        self.strong.store(1, Ordering::Release);
+    }
+
+    /// Marks the object as decided garbage: `upgrade` fails from now on.
+    #[allow(dead_code)] // used by the cycle collector
+    pub(crate) fn condemn(&self) {
+        self.strong.fetch_or(CONDEMNED, Ordering::AcqRel);
+    }
+
+    /// Whether the collector has decided the object is garbage.
+    #[inline]
+    pub(crate) fn is_condemned(&self) -> bool {
+        self.strong.load(Ordering::Acquire) & CONDEMNED != 0
+    }
+
+    /// The number of strong handles.
+    #[inline]
+    pub(crate) fn strong_count(&self) -> usize {
+        self.strong.load(Ordering::Acquire) & STRONG_MASK
+    }
+
+    /// Adds a weak reference.
+    #[inline]
+    pub(crate) fn inc_weak(&self) {
+        // Relaxed, as for strong increments: made from a reference the caller holds.
+        let old = self.weak.fetch_add(1, Ordering::Relaxed);
+        if old & WEAK_MASK > MAX_WEAK {
+            std::process::abort();
+        }
+    }
+
+    /// Drops a weak reference; `true` when the box may be freed now.
+    #[inline]
+    pub(crate) fn dec_weak(&self) -> bool {
+        if self.weak.fetch_sub(1, Ordering::Release) & WEAK_MASK != 1 {
+            return false;
+        }
+        fence(Ordering::Acquire);
+        true
+    }
+
+    /// The raw weak count, the strong handles' shared reference included.
+    #[inline]
+    pub(crate) fn raw_weak_count(&self) -> usize {
+        self.weak.load(Ordering::Acquire) & WEAK_MASK
+    }
+
+    /// The flag bits of the weak word.
+    #[inline]
+    pub(crate) fn flags(&self, ordering: Ordering) -> usize {
+        self.weak.load(ordering) & !WEAK_MASK & ((1 << HEAP_SHIFT) - 1)
+    }
+
+    #[inline]
+    pub(crate) fn set_flags(&self, flags: usize) {
+        debug_assert_eq!(flags & (WEAK_MASK | !((1 << HEAP_SHIFT) - 1)), 0);
+        self.weak.fetch_or(flags, Ordering::AcqRel);
+    }
+
+    #[inline]
+    pub(crate) fn is_tracked(&self) -> bool {
+        self.flags(Ordering::Relaxed) & TRACKED != 0
+    }
+
+    /// Whether the value has been dropped by cycle teardown while handles remain.
+    #[inline]
+    pub(crate) fn is_torn_down(&self) -> bool {
+        // Relaxed: only the thread tearing down (and the Drop code it runs) can still reach a
+        // torn-down object through a strong handle.
+        self.flags(Ordering::Relaxed) & TORN_DOWN != 0
+    }
+
+    #[inline]
+    pub(crate) fn heap_id(&self) -> u32 {
+        (self.weak.load(Ordering::Relaxed) >> HEAP_SHIFT) as u32
+    }
+}
+
+#[cfg(all(test, not(weakling_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_flags_share_the_weak_word_without_interfering() {
+        let h = Header::new(MAX_HEAP_ID, true, 1, 1);
+        assert_eq!(h.heap_id(), MAX_HEAP_ID);
+        assert!(h.is_tracked());
+        h.inc_weak();
+        h.set_flags(HAS_CALLBACKS);
+        assert_eq!(h.raw_weak_count(), 2);
+        assert_eq!(h.heap_id(), MAX_HEAP_ID);
+        assert_eq!(h.flags(Ordering::Relaxed), TRACKED | HAS_CALLBACKS);
+        assert!(!h.dec_weak());
+        assert!(h.dec_weak());
+    }
+
+    #[test]
+    fn upgrade_fails_at_zero_and_when_condemned() {
+        let h = Header::new(0, false, 1, 1);
+        assert!(h.try_inc_strong());
+        assert_eq!(h.strong_count(), 2);
+        h.condemn();
+        assert!(!h.try_inc_strong());
+        assert_eq!(h.strong_count(), 2);
+        assert!(!h.dec_strong());
+        assert!(h.dec_strong());
+        assert!(!h.try_inc_strong());
+    }
+
+    #[test]
+    fn unique_take_needs_exactly_one_handle() {
+        let h = Header::new(0, false, 1, 1);
+        h.inc_strong();
+        assert!(!h.try_take_unique());
+        assert!(!h.dec_strong());
+        assert!(h.try_take_unique());
+        assert_eq!(h.strong_count(), 0);
+    }
+}

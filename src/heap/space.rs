@@ -1,0 +1,309 @@
+//! [`Heap`]: an object space with its own bookkeeping.
+//!
+//! Every object belongs to one heap, named by the id in its header. A heap keeps
+//!
+//! * its *tracked lists*: every live tracked object (one that may hold handles) sits on one
+//!   list of one shard. Shards are picked per thread, so threads allocating at once rarely
+//!   meet on a lock; an object remembers its shard, list and index in its
+//!   [`GcHead`](super::layout::GcHead) slot, so taking it off is O(1) wherever it dies. The
+//!   cycle collector walks these lists; list 0 receives new objects.
+//! * its counters: allocations and frees, exact whenever no other thread is allocating or
+//!   freeing in the heap at that moment. Leaf counts live in per-thread stripes (no shared
+//!   write); tracked counts live beside the lists under the shard lock that is taken anyway.
+//!
+//! A process-wide default heap serves [`Gc::new`](crate::Gc::new). Isolated heaps
+//! ([`Heap::new`]) keep their own counters (and, with the collector, their own settings and
+//! statistics), so that for example tests running in parallel do not disturb each other.
+
+use std::fmt;
+use std::ptr::NonNull;
+
+use super::header::{Header, MAX_HEAP_ID};
+use super::layout::gc_head_of;
+use crate::sync::{global, thread_stripe, AtomicU64, AtomicUsize, CachePadded, Mutex, Ordering};
+
+/// Shards per heap (a power of two).
+const SHARDS: usize = 16;
+/// Tracked lists per shard: three generations and the frozen (permanent) list.
+pub(crate) const LISTS: usize = 4;
+
+/// An object's header address, as the tracked lists store it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct ObjPtr(pub(crate) NonNull<Header>);
+
+// SAFETY: an ObjPtr is only an address; it is dereferenced only by code that knows the object
+// is still on a list (taken off before its box is freed), under that list's lock.
+unsafe impl Send for ObjPtr {}
+
+/// One shard: some tracked lists and their counters, under one lock.
+#[derive(Default)]
+pub(crate) struct Shard {
+    pub(crate) lists: [Vec<ObjPtr>; LISTS],
+    allocations: u64,
+    frees: u64,
+}
+
+#[derive(Default)]
+struct Stripe {
+    allocations: AtomicU64,
+    frees: AtomicU64,
+}
+
+/// The state of one heap; lives for the rest of the process once made.
+pub(crate) struct HeapInner {
+    id: u32,
+    shards: Box<[CachePadded<Mutex<Shard>>]>,
+    leaves: Box<[CachePadded<Stripe>]>,
+}
+
+// Slot encoding in a GcHead: | list (8) | shard (8) | index (32) |.
+fn encode(list: usize, shard: usize, index: usize) -> u64 {
+    debug_assert!(index <= u32::MAX as usize);
+    ((list as u64) << 40) | ((shard as u64) << 32) | index as u64
+}
+
+fn decode(slot: u64) -> (usize, usize, usize) {
+    ((slot >> 40) as usize & 0xff, (slot >> 32) as usize & 0xff, slot as u32 as usize)
+}
+
+impl HeapInner {
+    fn new(id: u32) -> HeapInner {
+        HeapInner {
+            id,
+            shards: (0..SHARDS).map(|_| CachePadded(Mutex::new(Shard::default()))).collect(),
+            leaves: (0..SHARDS).map(|_| CachePadded(Stripe::default())).collect(),
+        }
+    }
+
+    pub(crate) fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Puts a new tracked object on list 0 of this thread's shard.
+    ///
+    /// # Safety
+    /// `header` must be a tracked box of this heap, not yet on any list.
+    pub(crate) unsafe fn track(&self, header: NonNull<Header>) {
+        let shard_index = thread_stripe() % SHARDS;
+        let mut shard = self.shards[shard_index].lock();
+        let index = shard.lists[0].len();
+        shard.lists[0].push(ObjPtr(header));
+        shard.allocations += 1;
+        // SAFETY: tracked box, allocated; the slot is written under the shard lock.
+        unsafe { gc_head_of(header).as_ref() }.slot.store(encode(0, shard_index, index), Ordering::Relaxed);
+    }
+
+    /// Takes a dying tracked object off its list.
+    ///
+    /// # Safety
+    /// `header` must be a tracked box of this heap currently on a list, and no one else may
+    /// take it off concurrently.
+    pub(crate) unsafe fn untrack(&self, header: NonNull<Header>) {
+        // SAFETY: tracked and allocated per the contract.
+        let head = unsafe { gc_head_of(header).as_ref() };
+        // The shard part of the slot never changes, so it can be read before locking.
+        let (_, shard_index, _) = decode(head.slot.load(Ordering::Relaxed));
+        let mut shard = self.shards[shard_index].lock();
+        let (list, _, index) = decode(head.slot.load(Ordering::Relaxed));
+        let list_vec = &mut shard.lists[list];
+        debug_assert_eq!(list_vec[index], ObjPtr(header));
+        list_vec.swap_remove(index);
+        if let Some(moved) = list_vec.get(index) {
+            // SAFETY: `moved` is on a list, hence tracked and allocated.
+            unsafe { gc_head_of(moved.0).as_ref() }.slot.store(encode(list, shard_index, index), Ordering::Relaxed);
+        }
+        shard.frees += 1;
+    }
+
+    #[inline]
+    pub(crate) fn count_leaf_allocation(&self) {
+        self.leaves[thread_stripe() % SHARDS].allocations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[inline]
+    pub(crate) fn count_leaf_free(&self) {
+        self.leaves[thread_stripe() % SHARDS].frees.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn counts(&self) -> HeapCounts {
+        let mut counts = HeapCounts::default();
+        for stripe in self.leaves.iter() {
+            counts.allocations += stripe.allocations.load(Ordering::Relaxed);
+            counts.frees += stripe.frees.load(Ordering::Relaxed);
+        }
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            counts.allocations += shard.allocations;
+            counts.frees += shard.frees;
+            counts.tracked += shard.lists.iter().map(|l| l.len() as u64).sum::<u64>();
+        }
+        counts.live = counts.allocations.saturating_sub(counts.frees);
+        counts
+    }
+}
+
+/// What a heap has allocated and freed so far.
+///
+/// Exact whenever no other thread allocates or frees in the heap during the call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HeapCounts {
+    /// Objects allocated in this heap since it was made.
+    pub allocations: u64,
+    /// Objects that died (their value dropped or moved out) since it was made.
+    pub frees: u64,
+    /// Objects alive now: `allocations - frees`.
+    pub live: u64,
+    /// Live objects that may hold handles, which the cycle collector watches.
+    pub tracked: u64,
+}
+
+/// An object space: the heap that objects are allocated in, with its own counters.
+///
+/// [`Gc::new`](crate::Gc::new) allocates in the process-wide [`Heap::global`];
+/// [`Gc::new_in`](crate::Gc::new_in) in any other.
+///
+/// A heap's bookkeeping (a few KiB) stays reserved until the process ends, because objects
+/// may outlive the `Heap` value that made them; make a few long-lived heaps, not one per
+/// request. At most 2<sup>24</sup> − 1 heaps can be made in one process.
+///
+/// ```
+/// use weakling::{Gc, Heap};
+///
+/// let heap = Heap::new();
+/// let a = Gc::new_in(String::from("leaf"), &heap);
+/// let b = Gc::new_in(vec![a.clone()], &heap);
+/// assert_eq!(heap.counts().live, 2);
+/// assert_eq!(heap.counts().tracked, 1); // only `b` can hold handles
+/// drop((a, b));
+/// assert_eq!(heap.counts().live, 0);
+/// assert_eq!(heap.counts().frees, 2);
+/// ```
+pub struct Heap {
+    inner: &'static HeapInner,
+}
+
+impl Heap {
+    /// Makes an isolated heap.
+    ///
+    /// # Panics
+    ///
+    /// If 2<sup>24</sup> − 1 heaps have already been made in this process.
+    #[must_use = "a heap is only useful to allocate in"]
+    pub fn new() -> Heap {
+        let id = NEXT_HEAP_ID.fetch_add(1, Ordering::Relaxed);
+        assert!(id <= MAX_HEAP_ID as usize, "weakling: too many heaps made in this process");
+        Heap { inner: register(id as u32) }
+    }
+
+    /// The process-wide default heap, used by [`Gc::new`](crate::Gc::new).
+    pub fn global() -> &'static Heap {
+        &GLOBAL_HEAP
+    }
+
+    /// The counters of this heap.
+    #[must_use]
+    pub fn counts(&self) -> HeapCounts {
+        self.inner.counts()
+    }
+
+    /// A number that identifies this heap within the process.
+    #[must_use]
+    pub fn id(&self) -> u32 {
+        self.inner.id
+    }
+
+    pub(crate) fn inner(&self) -> &'static HeapInner {
+        self.inner
+    }
+}
+
+impl Default for Heap {
+    fn default() -> Self {
+        Heap::new()
+    }
+}
+
+impl fmt::Debug for Heap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Heap").field("id", &self.inner.id).field("counts", &self.counts()).finish()
+    }
+}
+
+const CHUNK: usize = 4096;
+
+/// Heap id → heap state, in lazily made chunks; entries are written once and never freed.
+struct HeapTable {
+    chunks: Box<[AtomicUsize]>,
+}
+
+global! {
+    static TABLE: HeapTable = HeapTable {
+        chunks: (0..(MAX_HEAP_ID as usize + 1).div_ceil(CHUNK)).map(|_| AtomicUsize::new(0)).collect(),
+    };
+}
+global! {
+    static NEXT_HEAP_ID: AtomicUsize = AtomicUsize::new(1);
+}
+global! {
+    static GLOBAL_HEAP: Heap = Heap { inner: register(0) };
+}
+
+fn register(id: u32) -> &'static HeapInner {
+    let inner: &'static HeapInner = Box::leak(Box::new(HeapInner::new(id)));
+    let slot = &TABLE.chunks[id as usize / CHUNK];
+    let mut chunk = slot.load(Ordering::Acquire) as *const AtomicUsize;
+    if chunk.is_null() {
+        let fresh: &'static [AtomicUsize] = Box::leak((0..CHUNK).map(|_| AtomicUsize::new(0)).collect());
+        let fresh = fresh.as_ptr();
+        // Release: the zeroed entries are visible to whoever loads the chunk pointer.
+        chunk = match slot.compare_exchange(0, fresh as usize, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => fresh,
+            // Another thread installed a chunk first; ours stays unused (a one-off 32 KiB).
+            Err(existing) => existing as *const AtomicUsize,
+        };
+    }
+    // SAFETY: chunks are leaked slices of CHUNK entries, and the index is within one.
+    let entry = unsafe { &*chunk.add(id as usize % CHUNK) };
+    // Release: the heap state is visible to whoever looks the id up (Acquire).
+    entry.store(inner as *const HeapInner as usize, Ordering::Release);
+    inner
+}
+
+/// The heap an object belongs to.
+#[inline]
+pub(crate) fn heap_of(header: &Header) -> &'static HeapInner {
+    let id = header.heap_id();
+    if id == 0 {
+        return GLOBAL_HEAP.inner;
+    }
+    let chunk = TABLE.chunks[id as usize / CHUNK].load(Ordering::Acquire) as *const AtomicUsize;
+    // SAFETY: an object of heap `id` exists, so `register(id)` completed before it was made,
+    // and the object's creation happens before this call; chunks and entries are never freed.
+    let entry = unsafe { &*chunk.add(id as usize % CHUNK) };
+    // SAFETY: as above, the entry holds a leaked, never-freed HeapInner.
+    unsafe { &*(entry.load(Ordering::Acquire) as *const HeapInner) }
+}
+
+#[cfg(all(test, not(weakling_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_round_trip() {
+        assert_eq!(decode(encode(3, 15, 123_456)), (3, 15, 123_456));
+        assert_eq!(decode(encode(0, 0, u32::MAX as usize)), (0, 0, u32::MAX as usize));
+    }
+
+    #[test]
+    fn heaps_get_distinct_ids_and_are_found_again() {
+        let a = Heap::new();
+        let b = Heap::new();
+        assert_ne!(a.id(), b.id());
+        assert_ne!(a.id(), Heap::global().id());
+        let h = Header::new(b.id(), false, 1, 1);
+        assert_eq!(heap_of(&h).id(), b.id());
+        let g = Header::new(0, false, 1, 1);
+        assert_eq!(heap_of(&g).id(), 0);
+    }
+}

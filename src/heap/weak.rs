@@ -1,0 +1,226 @@
+//! [`Weak<T>`]: the weak handle.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use super::callbacks::Registration;
+use super::header::Header;
+use super::layout::{release_weak, GcBox};
+use super::trace::{Trace, Tracer};
+use crate::Gc;
+
+/// A handle that observes an object without keeping it alive: Python's `weakref.ref`.
+///
+/// [`upgrade`](Weak::upgrade) gives a strong handle while the object lives and `None` from
+/// the moment its last strong handle is gone (or the cycle collector has condemned it). A
+/// weak handle keeps the object's memory (not its value) allocated, so that it can still
+/// answer.
+///
+/// Weak handles compare and hash by the **identity** of the object they point at (two
+/// handles to one object are equal, even after it died; all [`Weak::new`] handles are equal),
+/// never by value: a value that may be gone cannot be compared.
+///
+/// A handle made by [`Gc::downgrade_with`] carries a death callback, shared with its clones;
+/// dropping every clone before the object dies cancels it.
+///
+/// ```
+/// use weakling::Gc;
+///
+/// let set = Gc::new(vec![0, 1]);
+/// let r = Gc::downgrade(&set);
+/// assert_eq!(*r.upgrade().unwrap(), [0, 1]);
+/// drop(set);
+/// assert!(r.upgrade().is_none());
+/// ```
+pub struct Weak<T> {
+    /// The object's header (`Plain`), a tagged `Arc<Registration>` pointer (`Registered`, low
+    /// bit set), or `DANGLING` (made by `Weak::new`).
+    raw: NonNull<u8>,
+    _observes: PhantomData<GcBox<T>>,
+}
+
+// SAFETY: as for Gc: an upgraded handle shares `&T` and may drop `T` on another thread.
+unsafe impl<T: Send + Sync> Send for Weak<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Sync for Weak<T> {}
+
+const DANGLING: usize = usize::MAX;
+const REGISTERED: usize = 1;
+
+enum Kind<'a> {
+    Dangling,
+    Plain(NonNull<Header>),
+    Registered(&'a Registration),
+}
+
+impl<T> Weak<T> {
+    /// A weak handle to nothing: it never upgrades.
+    #[must_use]
+    pub const fn new() -> Weak<T> {
+        Weak { raw: NonNull::without_provenance(std::num::NonZeroUsize::MAX), _observes: PhantomData }
+    }
+
+    /// Adopts one weak reference the caller holds on `header`.
+    pub(crate) fn from_header(header: NonNull<Header>) -> Weak<T> {
+        Weak { raw: header.cast(), _observes: PhantomData }
+    }
+
+    /// Adopts one handle count (and this `Arc` count) of `registration`.
+    pub(crate) fn from_registration(registration: Arc<Registration>) -> Weak<T> {
+        let raw = Arc::into_raw(registration).cast::<u8>().cast_mut().map_addr(|a| a | REGISTERED);
+        // SAFETY: from a non-null Arc pointer, with a bit set.
+        Weak { raw: unsafe { NonNull::new_unchecked(raw) }, _observes: PhantomData }
+    }
+
+    fn kind(&self) -> Kind<'_> {
+        let addr = self.raw.addr().get();
+        if addr == DANGLING {
+            Kind::Dangling
+        } else if addr & REGISTERED != 0 {
+            let reg = self.raw.as_ptr().map_addr(|a| a & !REGISTERED).cast::<Registration>();
+            // SAFETY: this handle owns an Arc count of the registration.
+            Kind::Registered(unsafe { &*reg })
+        } else {
+            Kind::Plain(self.raw.cast())
+        }
+    }
+
+    /// The header of the observed object, if any.
+    fn target(&self) -> Option<NonNull<Header>> {
+        match self.kind() {
+            Kind::Dangling => None,
+            Kind::Plain(h) => Some(h),
+            Kind::Registered(r) => Some(r.target()),
+        }
+    }
+
+    /// A strong handle to the object, or `None` if it is dead (or condemned by the cycle
+    /// collector). Python's `ref()`.
+    #[inline]
+    #[must_use = "upgrading only to drop the result at once tells nothing reliable"]
+    pub fn upgrade(&self) -> Option<Gc<T>> {
+        let header = self.target()?;
+        // SAFETY: this handle keeps the header allocated.
+        if unsafe { header.as_ref() }.try_inc_strong() {
+            // SAFETY: the strong count raised above is handed to the new handle; the header is
+            // that of a GcBox<T>.
+            Some(unsafe { Gc::from_header(header) })
+        } else {
+            None
+        }
+    }
+
+    /// The number of strong handles to the object (0 once it died, or for [`Weak::new`]).
+    #[must_use]
+    pub fn strong_count(&self) -> usize {
+        // SAFETY: this handle keeps the header allocated.
+        self.target().map_or(0, |h| unsafe { h.as_ref() }.strong_count())
+    }
+
+    /// The number of weak references to the object while it lives (as
+    /// [`Gc::weak_count`]), 0 once it died.
+    #[must_use]
+    pub fn weak_count(&self) -> usize {
+        let Some(h) = self.target() else { return 0 };
+        // SAFETY: this handle keeps the header allocated.
+        let h = unsafe { h.as_ref() };
+        if h.strong_count() == 0 {
+            0
+        } else {
+            // Less the strong handles' shared one; may lag a concurrent last drop by one.
+            h.raw_weak_count().saturating_sub(1)
+        }
+    }
+
+    /// Whether both handles observe the same object (or both were made by [`Weak::new`]).
+    #[inline]
+    #[must_use]
+    pub fn ptr_eq(&self, other: &Weak<T>) -> bool {
+        self.identity() == other.identity()
+    }
+
+    /// Whether this handle carries a death callback (made by [`Gc::downgrade_with`]).
+    #[must_use]
+    pub fn has_callback(&self) -> bool {
+        matches!(self.kind(), Kind::Registered(_))
+    }
+
+    /// The identity of the observed object: the address of its header.
+    fn identity(&self) -> usize {
+        self.target().map_or(DANGLING, |h| h.as_ptr() as usize)
+    }
+}
+
+impl<T> Clone for Weak<T> {
+    fn clone(&self) -> Weak<T> {
+        match self.kind() {
+            Kind::Dangling => {}
+            // SAFETY: this handle keeps the header allocated.
+            Kind::Plain(h) => unsafe { h.as_ref() }.inc_weak(),
+            Kind::Registered(r) => {
+                r.acquire_handle();
+                let reg = self.raw.as_ptr().map_addr(|a| a & !REGISTERED).cast::<Registration>();
+                // SAFETY: this handle owns an Arc count, so the Arc is alive.
+                unsafe { Arc::increment_strong_count(reg) };
+            }
+        }
+        Weak { raw: self.raw, _observes: PhantomData }
+    }
+}
+
+impl<T> Drop for Weak<T> {
+    fn drop(&mut self) {
+        match self.kind() {
+            Kind::Dangling => {}
+            // SAFETY: this handle's weak reference is released once; the box is a GcBox<T>.
+            Kind::Plain(h) => unsafe { release_weak::<T>(h) },
+            Kind::Registered(r) => {
+                r.release_handle();
+                let reg = self.raw.as_ptr().map_addr(|a| a & !REGISTERED).cast::<Registration>();
+                // SAFETY: this handle's Arc count, released once.
+                unsafe { Arc::decrement_strong_count(reg) };
+            }
+        }
+    }
+}
+
+impl<T> Default for Weak<T> {
+    fn default() -> Weak<T> {
+        Weak::new()
+    }
+}
+
+impl<T> PartialEq for Weak<T> {
+    fn eq(&self, other: &Weak<T>) -> bool {
+        self.ptr_eq(other)
+    }
+}
+
+impl<T> Eq for Weak<T> {}
+
+impl<T> Hash for Weak<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.identity().hash(state)
+    }
+}
+
+impl<T> fmt::Debug for Weak<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.target() {
+            None => f.write_str("(Weak; empty)"),
+            // SAFETY: this handle keeps the header allocated.
+            Some(h) if unsafe { h.as_ref() }.strong_count() == 0 => write!(f, "(Weak at {:p}; dead)", h),
+            Some(h) => write!(f, "(Weak at {:p}; alive)", h),
+        }
+    }
+}
+
+// SAFETY: a weak handle owns no strong edge.
+unsafe impl<T> Trace for Weak<T> {
+    const LEAF: bool = true;
+    fn trace(&self, _: &mut Tracer<'_>) {}
+}
+

@@ -1,0 +1,72 @@
+//! # weakling — Python's memory model for Rust, thread-safe and fast
+//!
+//! In Python every object lives on a shared heap and is reached through references. An
+//! object dies **the moment its last reference goes** (reference counting); weak references
+//! (`weakref.ref`) observe an object without keeping it alive and can call back when it
+//! dies; and a generational cycle collector (`gc`) frees the cycles that reference counting
+//! alone cannot.
+//!
+//! `weakling` gives Rust the same model:
+//!
+//! * [`Gc<T>`] — a strong handle; the value drops as soon as the last one goes.
+//! * [`Weak<T>`] — a weak handle; [`Gc::downgrade_with`] attaches a death callback.
+//! * [`Heap`] — the object space, with counters; isolated heaps for isolated work.
+//! * [`Trace`] and `#[derive(Trace)]` — how objects tell the collector which handles they
+//!   own; [`GcCell`] for edges that change after construction.
+//!
+//! ```
+//! use weakling::{Gc, GcCell, Trace};
+//!
+//! #[derive(Trace)]
+//! struct Node { name: &'static str, next: GcCell<Option<Gc<Node>>> }
+//!
+//! let a = Gc::new(Node { name: "a", next: GcCell::new(None) });
+//! let b = Gc::new(Node { name: "b", next: GcCell::new(Some(a.clone())) });
+//! assert_eq!(Gc::strong_count(&a), 2); // `a` and b.next
+//!
+//! let watch = Gc::downgrade(&b);
+//! drop(b); // the last handle: `b` dies here, and b.next with it
+//! assert!(watch.upgrade().is_none());
+//! assert_eq!(Gc::strong_count(&a), 1);
+//! ```
+//!
+//! ## Python to weakling
+//!
+//! | Python | weakling |
+//! |---|---|
+//! | `obj = C()` | `let obj = Gc::new(C { .. })` |
+//! | `b = a` (a second name) | `let b = a.clone()` / `Gc::clone(&a)` |
+//! | `del b`, or rebinding `b` | `drop(b)`, or assigning to `b` |
+//! | `sys.getrefcount(a)` | `Gc::strong_count(&a)` (one lower: no temporary argument reference) |
+//! | `a is b` | `Gc::ptr_eq(&a, &b)` |
+//! | `id(a)` | `Gc::as_ptr(&a)` |
+//! | `weakref.ref(a)` | `Gc::downgrade(&a)` → [`Weak`] |
+//! | `weakref.ref(a, callback)` | `Gc::downgrade_with(&a, callback)` |
+//! | `r()` | `r.upgrade()` (an `Option`) |
+//! | `weakref.getweakrefcount(a)` | `Gc::weak_count(&a)` |
+//! | `__del__` | `impl Drop` |
+//! | `self.attr = other` after `__init__` | a [`GcCell`] field |
+//!
+//! ## Thread safety
+//!
+//! Handles are `Send + Sync` when the value is. Clone, drop, deref and upgrade take no lock
+//! and write nothing shared except the object's own counts.
+//!
+//! ## Module map
+//!
+//! * `heap` — the unsafe core: object layout, handles, callbacks, tracing, cells.
+//! * `sync` — the atomics and locks (swapped for loom's under `--cfg weakling_loom`).
+//! * `contain` — containment and reporting of panics in user code.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
+// Lets `#[derive(Trace)]`, which names `::weakling`, work inside this crate too.
+extern crate self as weakling;
+
+mod contain;
+mod heap;
+mod sync;
+
+pub use heap::{overhead_of, Gc, GcCell, GcCellMut, GcCellRef, Heap, HeapCounts, Overhead, Referents, Trace, Tracer, Weak};

@@ -1,0 +1,148 @@
+//! The one place the crate's atomics, locks, thread-locals and lazily built globals come from,
+//! so that a `--cfg weakling_loom` build can swap in loom's model-checked versions.
+
+#[cfg(not(weakling_loom))]
+pub(crate) use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+#[cfg(not(weakling_loom))]
+pub(crate) use std::thread_local;
+
+#[cfg(weakling_loom)]
+pub(crate) use loom::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+#[cfg(weakling_loom)]
+pub(crate) use loom::thread_local;
+
+/// A mutual-exclusion lock with an infallible `lock`.
+#[derive(Debug, Default)]
+pub(crate) struct Mutex<T>(
+    #[cfg(not(weakling_loom))] parking_lot::Mutex<T>,
+    #[cfg(weakling_loom)] loom::sync::Mutex<T>,
+);
+
+#[cfg(not(weakling_loom))]
+pub(crate) type MutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
+#[cfg(weakling_loom)]
+pub(crate) type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
+
+impl<T> Mutex<T> {
+    pub(crate) fn new(value: T) -> Self {
+        #[cfg(not(weakling_loom))]
+        return Mutex(parking_lot::Mutex::new(value));
+        #[cfg(weakling_loom)]
+        return Mutex(loom::sync::Mutex::new(value));
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+        #[cfg(not(weakling_loom))]
+        return self.0.lock();
+        // A loom mutex is poisoned only by a panic inside a model, which fails the model anyway.
+        #[cfg(weakling_loom)]
+        return self.0.lock().unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// A reader-writer lock whose `try_` forms never block (the collector only ever tries).
+#[derive(Debug, Default)]
+pub(crate) struct RwLock<T: ?Sized>(
+    #[cfg(not(weakling_loom))] parking_lot::RwLock<T>,
+    #[cfg(weakling_loom)] loom::sync::RwLock<T>,
+);
+
+#[cfg(not(weakling_loom))]
+pub(crate) type RwLockReadGuard<'a, T> = parking_lot::RwLockReadGuard<'a, T>;
+#[cfg(not(weakling_loom))]
+pub(crate) type RwLockWriteGuard<'a, T> = parking_lot::RwLockWriteGuard<'a, T>;
+#[cfg(weakling_loom)]
+pub(crate) type RwLockReadGuard<'a, T> = loom::sync::RwLockReadGuard<'a, T>;
+#[cfg(weakling_loom)]
+pub(crate) type RwLockWriteGuard<'a, T> = loom::sync::RwLockWriteGuard<'a, T>;
+
+impl<T> RwLock<T> {
+    pub(crate) fn new(value: T) -> Self {
+        #[cfg(not(weakling_loom))]
+        return RwLock(parking_lot::RwLock::new(value));
+        #[cfg(weakling_loom)]
+        return RwLock(loom::sync::RwLock::new(value));
+    }
+
+    pub(crate) fn into_inner(self) -> T {
+        #[cfg(not(weakling_loom))]
+        return self.0.into_inner();
+        #[cfg(weakling_loom)]
+        return self.0.into_inner().unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+impl<T: ?Sized> RwLock<T> {
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, T> {
+        #[cfg(not(weakling_loom))]
+        return self.0.read();
+        #[cfg(weakling_loom)]
+        return self.0.read().unwrap_or_else(|e| e.into_inner());
+    }
+
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, T> {
+        #[cfg(not(weakling_loom))]
+        return self.0.write();
+        #[cfg(weakling_loom)]
+        return self.0.write().unwrap_or_else(|e| e.into_inner());
+    }
+
+    pub(crate) fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
+        #[cfg(not(weakling_loom))]
+        return self.0.try_read();
+        #[cfg(weakling_loom)]
+        return self.0.try_read().ok();
+    }
+
+    pub(crate) fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
+        #[cfg(not(weakling_loom))]
+        return self.0.try_write();
+        #[cfg(weakling_loom)]
+        return self.0.try_write().ok();
+    }
+
+    pub(crate) fn get_mut(&mut self) -> &mut T {
+        #[cfg(not(weakling_loom))]
+        return self.0.get_mut();
+        #[cfg(weakling_loom)]
+        return self.0.get_mut().unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// Declares a lazily built global. Under loom every model run gets a fresh one.
+macro_rules! global {
+    ($(#[$meta:meta])* $vis:vis static $name:ident: $ty:ty = $init:expr;) => {
+        #[cfg(not(weakling_loom))]
+        $(#[$meta])*
+        $vis static $name: std::sync::LazyLock<$ty> = std::sync::LazyLock::new(|| $init);
+        #[cfg(weakling_loom)]
+        loom::lazy_static! {
+            $(#[$meta])*
+            $vis static ref $name: $ty = $init;
+        }
+    };
+}
+pub(crate) use global;
+
+/// Pads and aligns a value to a cache line so that per-thread stripes do not share one.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct CachePadded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for CachePadded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// A small number that differs between threads alive at the same time, cheap to compute on
+/// every call: it picks the counter stripe and the list shard a thread writes to.
+pub(crate) fn thread_stripe() -> usize {
+    std::thread_local! {
+        static ANCHOR: u8 = const { 0 };
+    }
+    let addr = ANCHOR.with(|a| a as *const u8 as usize);
+    // Thread-local blocks sit in separate mappings; mix the page-number bits.
+    (addr >> 12) ^ (addr >> 21) ^ (addr >> 30)
+}
