@@ -69,4 +69,7 @@ mod contain;
 mod heap;
 mod sync;
 
-pub use heap::{overhead_of, Gc, GcCell, GcCellMut, GcCellRef, Heap, HeapCounts, Overhead, Referents, Trace, Tracer, Weak};
+pub use heap::{
+    overhead_of, Gc, GcCell, GcCellMut, GcCellRef, Heap, HeapCounts, Overhead, Referents, Trace,
+    Tracer, Weak,
+};

@@ -42,7 +42,7 @@ impl<T> Mutex<T> {
 
 /// A reader-writer lock whose `try_` forms never block (the collector only ever tries).
 #[derive(Debug, Default)]
-pub(crate) struct RwLock<T: ?Sized>(
+pub(crate) struct RwLock<T>(
     #[cfg(not(weakling_loom))] parking_lot::RwLock<T>,
     #[cfg(weakling_loom)] loom::sync::RwLock<T>,
 );
@@ -72,7 +72,7 @@ impl<T> RwLock<T> {
     }
 }
 
-impl<T: ?Sized> RwLock<T> {
+impl<T> RwLock<T> {
     pub(crate) fn read(&self) -> RwLockReadGuard<'_, T> {
         #[cfg(not(weakling_loom))]
         return self.0.read();
@@ -111,14 +111,14 @@ impl<T: ?Sized> RwLock<T> {
 
 /// Declares a lazily built global. Under loom every model run gets a fresh one.
 macro_rules! global {
-    ($(#[$meta:meta])* $vis:vis static $name:ident: $ty:ty = $init:expr;) => {
+    ($(#[$meta:meta])* static $name:ident: $ty:ty = $init:expr;) => {
         #[cfg(not(weakling_loom))]
         $(#[$meta])*
-        $vis static $name: std::sync::LazyLock<$ty> = std::sync::LazyLock::new(|| $init);
+        static $name: std::sync::LazyLock<$ty> = std::sync::LazyLock::new(|| $init);
         #[cfg(weakling_loom)]
         loom::lazy_static! {
             $(#[$meta])*
-            $vis static ref $name: $ty = $init;
+            static ref $name: $ty = $init;
         }
     };
 }

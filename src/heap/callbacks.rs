@@ -60,7 +60,12 @@ impl Registration {
         release_target: unsafe fn(NonNull<Header>),
         callback: ErasedCallback,
     ) -> Registration {
-        Registration { target, handles: AtomicUsize::new(1), callback: Mutex::new(Some(callback)), release_target }
+        Registration {
+            target,
+            handles: AtomicUsize::new(1),
+            callback: Mutex::new(Some(callback)),
+            release_target,
+        }
     }
 
     pub(crate) fn target(&self) -> NonNull<Header> {
@@ -82,7 +87,10 @@ impl Registration {
             if n == 0 {
                 return false;
             }
-            match self.handles.compare_exchange_weak(n, n + 1, Ordering::Acquire, Ordering::Relaxed) {
+            match self
+                .handles
+                .compare_exchange_weak(n, n + 1, Ordering::Acquire, Ordering::Relaxed)
+            {
                 Ok(_) => return true,
                 Err(seen) => n = seen,
             }
@@ -96,7 +104,9 @@ impl Registration {
         }
         let unrun = self.callback.lock().take();
         if unrun.is_some() {
-            contained("dropping a cancelled weak-reference callback", || drop(unrun));
+            contained("dropping a cancelled weak-reference callback", || {
+                drop(unrun)
+            });
         }
         // SAFETY: the registration owned this weak reference since `new`, and this is the one
         // place it is released (handles reached zero once, and never rise again from zero).
@@ -147,7 +157,10 @@ pub(crate) unsafe fn register(registration: Arc<Registration>) -> bool {
 
 /// Takes every registration of a dead (or condemned) object out of the table.
 pub(crate) fn take(target: NonNull<Header>) -> Vec<Arc<Registration>> {
-    shard(target).lock().remove(&(target.as_ptr() as usize)).unwrap_or_default()
+    shard(target)
+        .lock()
+        .remove(&(target.as_ptr() as usize))
+        .unwrap_or_default()
 }
 
 /// Runs the callbacks of `registrations` (in registration order as taken), newest first,

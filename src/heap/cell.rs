@@ -37,14 +37,16 @@ use crate::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 /// assert_eq!(a.friend.read().as_ref().unwrap().name, "b");
 /// ```
 #[derive(Default)]
-pub struct GcCell<T: ?Sized> {
+pub struct GcCell<T> {
     lock: RwLock<T>,
 }
 
 impl<T> GcCell<T> {
     /// A cell holding `value`.
     pub fn new(value: T) -> GcCell<T> {
-        GcCell { lock: RwLock::new(value) }
+        GcCell {
+            lock: RwLock::new(value),
+        }
     }
 
     /// The contents, consuming the cell.
@@ -79,7 +81,7 @@ impl<T> GcCell<T> {
     }
 }
 
-impl<T: ?Sized> GcCell<T> {
+impl<T> GcCell<T> {
     /// Shared access; blocks while another thread writes.
     pub fn read(&self) -> GcCellRef<'_, T> {
         GcCellRef(self.lock.read())
@@ -112,7 +114,7 @@ impl<T> From<T> for GcCell<T> {
     }
 }
 
-impl<T: ?Sized + fmt::Debug> fmt::Debug for GcCell<T> {
+impl<T: fmt::Debug> fmt::Debug for GcCell<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.try_read() {
             Some(guard) => f.debug_tuple("GcCell").field(&&*guard).finish(),
@@ -123,7 +125,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for GcCell<T> {
 
 // SAFETY: the contents are owned and traced once under a shared lock; a cell locked for
 // writing right now is reported as opaque instead of waited for (rule 3).
-unsafe impl<T: Trace + ?Sized> Trace for GcCell<T> {
+unsafe impl<T: Trace> Trace for GcCell<T> {
     const LEAF: bool = T::LEAF;
     fn trace(&self, tracer: &mut Tracer<'_>) {
         match self.lock.try_read() {
@@ -134,38 +136,38 @@ unsafe impl<T: Trace + ?Sized> Trace for GcCell<T> {
 }
 
 /// Shared access to a [`GcCell`]'s contents.
-pub struct GcCellRef<'a, T: ?Sized>(RwLockReadGuard<'a, T>);
+pub struct GcCellRef<'a, T>(RwLockReadGuard<'a, T>);
 
 /// Exclusive access to a [`GcCell`]'s contents.
-pub struct GcCellMut<'a, T: ?Sized>(RwLockWriteGuard<'a, T>);
+pub struct GcCellMut<'a, T>(RwLockWriteGuard<'a, T>);
 
-impl<T: ?Sized> Deref for GcCellRef<'_, T> {
+impl<T> Deref for GcCellRef<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
         &self.0
     }
 }
 
-impl<T: ?Sized> Deref for GcCellMut<'_, T> {
+impl<T> Deref for GcCellMut<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
         &self.0
     }
 }
 
-impl<T: ?Sized> DerefMut for GcCellMut<'_, T> {
+impl<T> DerefMut for GcCellMut<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
         &mut self.0
     }
 }
 
-impl<T: ?Sized + fmt::Debug> fmt::Debug for GcCellRef<'_, T> {
+impl<T: fmt::Debug> fmt::Debug for GcCellRef<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
     }
 }
 
-impl<T: ?Sized + fmt::Debug> fmt::Debug for GcCellMut<'_, T> {
+impl<T: fmt::Debug> fmt::Debug for GcCellMut<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
     }

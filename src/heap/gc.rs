@@ -94,7 +94,10 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
     pub fn new_in(value: T, heap: &Heap) -> Gc<T> {
         let inner = heap.inner();
         let tracked = !T::LEAF;
-        let ptr = layout::allocate::<T>(Header::new(inner.id(), tracked, 1, 1), tracked.then(vtable_of::<T>));
+        let ptr = layout::allocate::<T>(
+            Header::new(inner.id(), tracked, 1, 1),
+            tracked.then(vtable_of::<T>),
+        );
         // SAFETY: freshly allocated, value slot uninitialised and ours to write.
         unsafe { Gc::finish(ptr, value, inner) }
     }
@@ -125,7 +128,10 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
         let tracked = !T::LEAF;
         // Strong 0 (nothing can upgrade yet); weak 2: the strong handles' shared one, which
         // `new_cyclic` holds on their behalf, and the one of the handle given to `build`.
-        let ptr = layout::allocate::<T>(Header::new(inner.id(), tracked, 0, 2), tracked.then(vtable_of::<T>));
+        let ptr = layout::allocate::<T>(
+            Header::new(inner.id(), tracked, 0, 2),
+            tracked.then(vtable_of::<T>),
+        );
         let header = ptr.cast::<Header>();
 
         /// Releases the strong handles' weak reference if `build` unwinds.
@@ -152,7 +158,10 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
             inner.count_leaf_allocation();
         }
         drop(weak);
-        Gc { ptr, _owns: PhantomData }
+        Gc {
+            ptr,
+            _owns: PhantomData,
+        }
     }
 }
 
@@ -203,7 +212,10 @@ impl<T> Gc<T> {
         } else {
             inner.count_leaf_allocation();
         }
-        Gc { ptr, _owns: PhantomData }
+        Gc {
+            ptr,
+            _owns: PhantomData,
+        }
     }
 
     #[inline]
@@ -225,7 +237,10 @@ impl<T> Gc<T> {
     /// result.
     #[inline]
     pub(crate) unsafe fn from_header(header: NonNull<Header>) -> Gc<T> {
-        Gc { ptr: header.cast(), _owns: PhantomData }
+        Gc {
+            ptr: header.cast(),
+            _owns: PhantomData,
+        }
     }
 
     /// The value, or `None` if the cycle collector has already torn it down (only code that
@@ -415,7 +430,10 @@ impl<T> Clone for Gc<T> {
     #[inline]
     fn clone(&self) -> Gc<T> {
         self.header().inc_strong();
-        Gc { ptr: self.ptr, _owns: PhantomData }
+        Gc {
+            ptr: self.ptr,
+            _owns: PhantomData,
+        }
     }
 }
 
@@ -429,7 +447,12 @@ impl<T> Drop for Gc<T> {
         // SAFETY: this drop took the strong count to zero.
         unsafe { Gc::<T>::leave_heap(header) };
         // SAFETY: `destroy` runs once, for an object that left the books, on this thread.
-        unsafe { deferred::run_or_defer(Pending { header, run: Gc::<T>::destroy }) };
+        unsafe {
+            deferred::run_or_defer(Pending {
+                header,
+                run: Gc::<T>::destroy,
+            })
+        };
     }
 }
 

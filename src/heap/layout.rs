@@ -98,7 +98,10 @@ fn tracked_layout<T>() -> (Layout, usize) {
 
 /// Allocates an object box for `T` with `header` in place and the value uninitialised.
 /// Tracked boxes get their prefix with the vtable of `T` and an empty slot.
-pub(crate) fn allocate<T: 'static>(header: Header, vtable: Option<&'static VTable>) -> NonNull<GcBox<T>> {
+pub(crate) fn allocate<T: 'static>(
+    header: Header,
+    vtable: Option<&'static VTable>,
+) -> NonNull<GcBox<T>> {
     let (layout, offset) = match vtable {
         Some(_) => tracked_layout::<T>(),
         None => (Layout::new::<GcBox<T>>(), 0),
@@ -118,7 +121,10 @@ pub(crate) fn allocate<T: 'static>(header: Header, vtable: Option<&'static VTabl
         unsafe {
             gc_head_of(NonNull::new_unchecked(boxed.cast()))
                 .as_ptr()
-                .write(GcHead { vtable, slot: AtomicU64::new(0) })
+                .write(GcHead {
+                    vtable,
+                    slot: AtomicU64::new(0),
+                })
         };
     }
     // SAFETY: non-null because the allocation succeeded.
@@ -148,7 +154,11 @@ pub(crate) const unsafe fn gc_head_of(header: NonNull<Header>) -> NonNull<GcHead
 pub(crate) unsafe fn free<T>(header: NonNull<Header>) {
     // SAFETY: the header is still allocated and readable.
     let tracked = unsafe { header.as_ref() }.is_tracked();
-    let (layout, offset) = if tracked { tracked_layout::<T>() } else { (Layout::new::<GcBox<T>>(), 0) };
+    let (layout, offset) = if tracked {
+        tracked_layout::<T>()
+    } else {
+        (Layout::new::<GcBox<T>>(), 0)
+    };
     // SAFETY: `offset` is the distance from the allocation's start, as at allocation.
     let base = unsafe { header.cast::<u8>().as_ptr().sub(offset) };
     // SAFETY: `base` and `layout` are exactly those returned by / given to `alloc`.

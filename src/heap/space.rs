@@ -63,15 +63,23 @@ fn encode(list: usize, shard: usize, index: usize) -> u64 {
 }
 
 fn decode(slot: u64) -> (usize, usize, usize) {
-    ((slot >> 40) as usize & 0xff, (slot >> 32) as usize & 0xff, slot as u32 as usize)
+    (
+        (slot >> 40) as usize & 0xff,
+        (slot >> 32) as usize & 0xff,
+        slot as u32 as usize,
+    )
 }
 
 impl HeapInner {
     fn new(id: u32) -> HeapInner {
         HeapInner {
             id,
-            shards: (0..SHARDS).map(|_| CachePadded(Mutex::new(Shard::default()))).collect(),
-            leaves: (0..SHARDS).map(|_| CachePadded(Stripe::default())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| CachePadded(Mutex::new(Shard::default())))
+                .collect(),
+            leaves: (0..SHARDS)
+                .map(|_| CachePadded(Stripe::default()))
+                .collect(),
         }
     }
 
@@ -90,7 +98,9 @@ impl HeapInner {
         shard.lists[0].push(ObjPtr(header));
         shard.allocations += 1;
         // SAFETY: tracked box, allocated; the slot is written under the shard lock.
-        unsafe { gc_head_of(header).as_ref() }.slot.store(encode(0, shard_index, index), Ordering::Relaxed);
+        unsafe { gc_head_of(header).as_ref() }
+            .slot
+            .store(encode(0, shard_index, index), Ordering::Relaxed);
     }
 
     /// Takes a dying tracked object off its list.
@@ -110,19 +120,25 @@ impl HeapInner {
         list_vec.swap_remove(index);
         if let Some(moved) = list_vec.get(index) {
             // SAFETY: `moved` is on a list, hence tracked and allocated.
-            unsafe { gc_head_of(moved.0).as_ref() }.slot.store(encode(list, shard_index, index), Ordering::Relaxed);
+            unsafe { gc_head_of(moved.0).as_ref() }
+                .slot
+                .store(encode(list, shard_index, index), Ordering::Relaxed);
         }
         shard.frees += 1;
     }
 
     #[inline]
     pub(crate) fn count_leaf_allocation(&self) {
-        self.leaves[thread_stripe() % SHARDS].allocations.fetch_add(1, Ordering::Relaxed);
+        self.leaves[thread_stripe() % SHARDS]
+            .allocations
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     #[inline]
     pub(crate) fn count_leaf_free(&self) {
-        self.leaves[thread_stripe() % SHARDS].frees.fetch_add(1, Ordering::Relaxed);
+        self.leaves[thread_stripe() % SHARDS]
+            .frees
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     fn counts(&self) -> HeapCounts {
@@ -192,8 +208,13 @@ impl Heap {
     #[must_use = "a heap is only useful to allocate in"]
     pub fn new() -> Heap {
         let id = NEXT_HEAP_ID.fetch_add(1, Ordering::Relaxed);
-        assert!(id <= MAX_HEAP_ID as usize, "weakling: too many heaps made in this process");
-        Heap { inner: register(id as u32) }
+        assert!(
+            id <= MAX_HEAP_ID as usize,
+            "weakling: too many heaps made in this process"
+        );
+        Heap {
+            inner: register(id as u32),
+        }
     }
 
     /// The process-wide default heap, used by [`Gc::new`](crate::Gc::new).
@@ -226,7 +247,10 @@ impl Default for Heap {
 
 impl fmt::Debug for Heap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Heap").field("id", &self.inner.id).field("counts", &self.counts()).finish()
+        f.debug_struct("Heap")
+            .field("id", &self.inner.id)
+            .field("counts", &self.counts())
+            .finish()
     }
 }
 
@@ -254,14 +278,16 @@ fn register(id: u32) -> &'static HeapInner {
     let slot = &TABLE.chunks[id as usize / CHUNK];
     let mut chunk = slot.load(Ordering::Acquire) as *const AtomicUsize;
     if chunk.is_null() {
-        let fresh: &'static [AtomicUsize] = Box::leak((0..CHUNK).map(|_| AtomicUsize::new(0)).collect());
-        let fresh = fresh.as_ptr();
+        let fresh: Box<[AtomicUsize]> = (0..CHUNK).map(|_| AtomicUsize::new(0)).collect();
+        let fresh_ptr = fresh.as_ptr();
         // Release: the zeroed entries are visible to whoever loads the chunk pointer.
-        chunk = match slot.compare_exchange(0, fresh as usize, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => fresh,
-            // Another thread installed a chunk first; ours stays unused (a one-off 32 KiB).
-            Err(existing) => existing as *const AtomicUsize,
-        };
+        chunk =
+            match slot.compare_exchange(0, fresh_ptr as usize, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => Box::leak(fresh).as_ptr(),
+                // Another thread installed a chunk first; ours is dropped unused.
+                Err(existing) => existing as *const AtomicUsize,
+            };
     }
     // SAFETY: chunks are leaked slices of CHUNK entries, and the index is within one.
     let entry = unsafe { &*chunk.add(id as usize % CHUNK) };
@@ -292,7 +318,10 @@ mod tests {
     #[test]
     fn slots_round_trip() {
         assert_eq!(decode(encode(3, 15, 123_456)), (3, 15, 123_456));
-        assert_eq!(decode(encode(0, 0, u32::MAX as usize)), (0, 0, u32::MAX as usize));
+        assert_eq!(
+            decode(encode(0, 0, u32::MAX as usize)),
+            (0, 0, u32::MAX as usize)
+        );
     }
 
     #[test]

@@ -60,19 +60,31 @@ impl<T> Weak<T> {
     /// A weak handle to nothing: it never upgrades.
     #[must_use]
     pub const fn new() -> Weak<T> {
-        Weak { raw: NonNull::without_provenance(std::num::NonZeroUsize::MAX), _observes: PhantomData }
+        Weak {
+            raw: NonNull::without_provenance(std::num::NonZeroUsize::MAX),
+            _observes: PhantomData,
+        }
     }
 
     /// Adopts one weak reference the caller holds on `header`.
     pub(crate) fn from_header(header: NonNull<Header>) -> Weak<T> {
-        Weak { raw: header.cast(), _observes: PhantomData }
+        Weak {
+            raw: header.cast(),
+            _observes: PhantomData,
+        }
     }
 
     /// Adopts one handle count (and this `Arc` count) of `registration`.
     pub(crate) fn from_registration(registration: Arc<Registration>) -> Weak<T> {
-        let raw = Arc::into_raw(registration).cast::<u8>().cast_mut().map_addr(|a| a | REGISTERED);
+        let raw = Arc::into_raw(registration)
+            .cast::<u8>()
+            .cast_mut()
+            .map_addr(|a| a | REGISTERED);
         // SAFETY: from a non-null Arc pointer, with a bit set.
-        Weak { raw: unsafe { NonNull::new_unchecked(raw) }, _observes: PhantomData }
+        Weak {
+            raw: unsafe { NonNull::new_unchecked(raw) },
+            _observes: PhantomData,
+        }
     }
 
     fn kind(&self) -> Kind<'_> {
@@ -80,7 +92,11 @@ impl<T> Weak<T> {
         if addr == DANGLING {
             Kind::Dangling
         } else if addr & REGISTERED != 0 {
-            let reg = self.raw.as_ptr().map_addr(|a| a & !REGISTERED).cast::<Registration>();
+            let reg = self
+                .raw
+                .as_ptr()
+                .map_addr(|a| a & !REGISTERED)
+                .cast::<Registration>();
             // SAFETY: this handle owns an Arc count of the registration.
             Kind::Registered(unsafe { &*reg })
         } else {
@@ -117,7 +133,8 @@ impl<T> Weak<T> {
     #[must_use]
     pub fn strong_count(&self) -> usize {
         // SAFETY: this handle keeps the header allocated.
-        self.target().map_or(0, |h| unsafe { h.as_ref() }.strong_count())
+        self.target()
+            .map_or(0, |h| unsafe { h.as_ref() }.strong_count())
     }
 
     /// The number of weak references to the object while it lives (as
@@ -162,12 +179,19 @@ impl<T> Clone for Weak<T> {
             Kind::Plain(h) => unsafe { h.as_ref() }.inc_weak(),
             Kind::Registered(r) => {
                 r.acquire_handle();
-                let reg = self.raw.as_ptr().map_addr(|a| a & !REGISTERED).cast::<Registration>();
+                let reg = self
+                    .raw
+                    .as_ptr()
+                    .map_addr(|a| a & !REGISTERED)
+                    .cast::<Registration>();
                 // SAFETY: this handle owns an Arc count, so the Arc is alive.
                 unsafe { Arc::increment_strong_count(reg) };
             }
         }
-        Weak { raw: self.raw, _observes: PhantomData }
+        Weak {
+            raw: self.raw,
+            _observes: PhantomData,
+        }
     }
 }
 
@@ -179,7 +203,11 @@ impl<T> Drop for Weak<T> {
             Kind::Plain(h) => unsafe { release_weak::<T>(h) },
             Kind::Registered(r) => {
                 r.release_handle();
-                let reg = self.raw.as_ptr().map_addr(|a| a & !REGISTERED).cast::<Registration>();
+                let reg = self
+                    .raw
+                    .as_ptr()
+                    .map_addr(|a| a & !REGISTERED)
+                    .cast::<Registration>();
                 // SAFETY: this handle's Arc count, released once.
                 unsafe { Arc::decrement_strong_count(reg) };
             }
@@ -212,7 +240,9 @@ impl<T> fmt::Debug for Weak<T> {
         match self.target() {
             None => f.write_str("(Weak; empty)"),
             // SAFETY: this handle keeps the header allocated.
-            Some(h) if unsafe { h.as_ref() }.strong_count() == 0 => write!(f, "(Weak at {:p}; dead)", h),
+            Some(h) if unsafe { h.as_ref() }.strong_count() == 0 => {
+                write!(f, "(Weak at {:p}; dead)", h)
+            }
             Some(h) => write!(f, "(Weak at {:p}; alive)", h),
         }
     }
@@ -223,4 +253,3 @@ unsafe impl<T> Trace for Weak<T> {
     const LEAF: bool = true;
     fn trace(&self, _: &mut Tracer<'_>) {}
 }
-

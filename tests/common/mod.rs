@@ -1,0 +1,84 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Runs `f` with a tracing subscriber that records ERROR events of this thread, and returns
+/// them as text lines.
+pub fn capture_errors<R>(f: impl FnOnce() -> R) -> (R, Vec<String>) {
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buffer {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::ERROR)
+        .finish();
+    let result = tracing::subscriber::with_default(subscriber, f);
+    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    (result, text.lines().map(str::to_owned).collect())
+}
+
+/// Counts how many times values made by it were dropped.
+#[derive(Clone, Default)]
+pub struct DropCounter(pub Arc<AtomicUsize>);
+
+impl DropCounter {
+    pub fn token(&self) -> DropToken {
+        DropToken(self.0.clone())
+    }
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Increments its counter when dropped.
+pub struct DropToken(Arc<AtomicUsize>);
+
+impl Drop for DropToken {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+// SAFETY: a DropToken owns no handles.
+unsafe impl weakling::Trace for DropToken {
+    const LEAF: bool = true;
+    fn trace(&self, _: &mut weakling::Tracer<'_>) {}
+}
+
+/// An append-only log shared by callbacks.
+#[derive(Clone, Default)]
+pub struct Log(pub Arc<Mutex<Vec<String>>>);
+
+impl Log {
+    pub fn push(&self, entry: impl Into<String>) {
+        self.0.lock().unwrap().push(entry.into());
+    }
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+/// Scales iteration counts down when CI runs the tests under valgrind or a sanitizer.
+pub fn scaled(n: usize) -> usize {
+    match std::env::var("WEAKLING_TEST_SCALE")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+    {
+        Some(divisor) if divisor > 0 => (n / divisor).max(1),
+        _ => n,
+    }
+}
