@@ -69,6 +69,11 @@ mod contain;
 mod heap;
 mod sync;
 
+// The README's examples are compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub use heap::{
     overhead_of, Gc, GcCell, GcCellMut, GcCellRef, Heap, HeapCounts, Overhead, Referents, Trace,
     Tracer, Weak,

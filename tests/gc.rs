@@ -14,6 +14,7 @@ struct Node {
     id: u32,
     next: GcCell<Option<Gc<Node>>>,
     #[trace(skip)]
+    #[allow(dead_code)] // held only to count drops
     token: Option<DropToken>,
 }
 

@@ -84,7 +84,8 @@ fn tracing_a_cell_that_another_thread_writes_is_opaque_not_blocking() {
 #[test]
 fn the_old_value_drops_after_the_lock_is_released() {
     // The old value's Drop uses the very cell being set: it must not deadlock.
-    struct Reenter(Arc<Mutex<Option<Arc<GcCell<Option<Reenter>>>>>>);
+    type Slot = Arc<GcCell<Option<Reenter>>>;
+    struct Reenter(Arc<Mutex<Option<Slot>>>);
     impl Drop for Reenter {
         fn drop(&mut self) {
             if let Some(cell) = self.0.lock().unwrap().take() {

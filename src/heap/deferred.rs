@@ -31,6 +31,8 @@ struct Queue {
 }
 
 thread_local! {
+    // Not `const {}`: loom's `thread_local!`, used under `--cfg weakling_loom`, takes none.
+    #[allow(clippy::missing_const_for_thread_local)]
     static QUEUE: Queue = Queue { depth: Cell::new(0), pending: RefCell::new(Vec::new()) };
 }
 

@@ -81,10 +81,8 @@ impl<T> Weak<T> {
             .cast_mut()
             .map_addr(|a| a | REGISTERED);
         // SAFETY: from a non-null Arc pointer, with a bit set.
-        Weak {
-            raw: unsafe { NonNull::new_unchecked(raw) },
-            _observes: PhantomData,
-        }
+        let raw = unsafe { NonNull::new_unchecked(raw) };
+        Weak { raw, _observes: PhantomData }
     }
 
     fn kind(&self) -> Kind<'_> {

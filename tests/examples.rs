@@ -1,0 +1,576 @@
+//! Runs every example and checks what it prints.
+//!
+//! The examples mirror Python sessions from the seed posts: `>>>` lines are the Python
+//! statements and the lines after them are what the Rust counterpart printed at that moment.
+//! Comparing the transcript line by line checks *when* things happen (a destruction message
+//! right after the statement that released the last reference, never later), not only
+//! that they happen. Commentary lines (starting with `#`) are skipped, so the prose can
+//! change freely. Addresses differ between runs and are replaced by labels; see
+//! [`normalize`].
+//!
+//! The binaries are built with `cargo build --examples` in the target directory and profile
+//! this test was built in: a no-op when `cargo test` already built them, and what makes
+//! `cargo test --test examples` alone work on a clean target directory and never run a stale
+//! binary.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// Every example, with the test below that checks it.
+const EXAMPLES: &[&str] = &[
+    "refcount",
+    "rebinding",
+    "weakref_basics",
+    "weak_callback",
+    "weak_temporary",
+    "weak_friends",
+    "weak_parent",
+    "tour",
+];
+
+/// The directory of the profile this test binary belongs to: `<target>/[<triple>/]<profile>`.
+/// Integration tests live in its `deps` folder.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary knows its path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in <profile>/deps")
+        .to_path_buf()
+}
+
+/// Cargo's arguments that select this test's target directory, target triple and profile,
+/// so the examples are built with the same settings (and found up to date after
+/// `cargo test`). Derived from where this binary is, which follows `CARGO_TARGET_DIR` and
+/// `--target-dir` alike.
+fn build_args() -> Vec<String> {
+    let profile_dir = profile_dir();
+    // `CARGO_TARGET_TMPDIR` is `<target>/tmp`; fall back to the layout if it ever is not.
+    let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| profile_dir.parent().unwrap().to_path_buf());
+    let mut args = vec![
+        "build".to_string(),
+        "--examples".to_string(),
+        "--message-format=json-render-diagnostics".to_string(),
+        "--manifest-path".to_string(),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("Cargo.toml")
+            .display()
+            .to_string(),
+        "--target-dir".to_string(),
+        target_dir.display().to_string(),
+    ];
+    // A cross build puts profiles under `<target>/<triple>/`.
+    if let Some(parent) = profile_dir.parent() {
+        if parent != target_dir {
+            if let Some(triple) = parent.file_name() {
+                args.push("--target".to_string());
+                args.push(triple.to_string_lossy().into_owned());
+            }
+        }
+    }
+    match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => {}
+        Some("release") => args.push("--release".to_string()),
+        Some(other) => {
+            args.push("--profile".to_string());
+            args.push(other.to_string());
+        }
+    }
+    args
+}
+
+/// Reads one JSON string value that starts right after `key` in `line` (Cargo's messages
+/// are one object per line; no JSON crate is needed for one field).
+fn json_string_after(line: &str, key: &str) -> Option<String> {
+    let start = line.find(key)? + key.len();
+    let mut out = String::new();
+    let mut chars = line[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(out),
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                other => out.push(other), // `\\`, `\"`, `\/`
+            },
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+/// Example name -> binary, built once per test process.
+fn binaries() -> &'static HashMap<String, PathBuf> {
+    static BINARIES: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
+    BINARIES.get_or_init(|| {
+        let output = Command::new(env!("CARGO"))
+            .args(build_args())
+            .output()
+            .expect("cargo can be run from the test");
+        assert!(
+            output.status.success(),
+            "building the examples failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let mut found = HashMap::new();
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            if !line.contains(r#""reason":"compiler-artifact""#)
+                || !line.contains(r#""kind":["example"]"#)
+            {
+                continue;
+            }
+            if let Some(exe) = json_string_after(line, r#""executable":""#) {
+                let exe = PathBuf::from(exe);
+                let name = exe.file_stem().unwrap().to_string_lossy().into_owned();
+                found.insert(name, exe);
+            }
+        }
+        found
+    })
+}
+
+/// The example's binary: the one Cargo just reported, or else the one beside this test.
+fn binary(name: &str) -> PathBuf {
+    if let Some(path) = binaries().get(name) {
+        return path.clone();
+    }
+    let beside = profile_dir()
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        beside.exists(),
+        "no binary for example `{name}` (looked at {})",
+        beside.display()
+    );
+    beside
+}
+
+/// Runs an example, checks it exits with 0, and returns its normalized transcript.
+fn run(name: &str) -> Vec<String> {
+    let output = Command::new(binary(name))
+        .output()
+        .unwrap_or_else(|e| panic!("running example `{name}`: {e}"));
+    let stdout = String::from_utf8(output.stdout).expect("examples print UTF-8");
+    assert!(
+        output.status.success(),
+        "example `{name}` failed with {}:\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    normalize(&stdout)
+}
+
+/// Drops commentary (`#` lines) and blank lines, and replaces each hexadecimal address with
+/// a label: `<1>` for the first address seen in a section, `<2>` for the next, and so on,
+/// the same label for the same address. Labels restart at each `#` line (the examples start
+/// each section with one), and an address is forgotten after a line that reports its
+/// object destroyed, because the allocator may hand it to a later object. So the
+/// expectations can say "the object created first is the one destroyed here" without
+/// depending on actual addresses.
+fn normalize(stdout: &str) -> Vec<String> {
+    let mut labels: HashMap<String, usize> = HashMap::new();
+    let mut next = 1;
+    let mut out = Vec::new();
+    for line in stdout.lines() {
+        if line.starts_with('#') {
+            labels.clear();
+            next = 1;
+            continue;
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let mut masked = String::new();
+        let mut seen = Vec::new();
+        let mut rest = line;
+        while let Some(at) = rest.find("0x") {
+            masked.push_str(&rest[..at]);
+            let digits = rest[at + 2..]
+                .find(|c: char| !c.is_ascii_hexdigit())
+                .unwrap_or(rest.len() - at - 2);
+            if digits == 0 {
+                masked.push_str("0x");
+                rest = &rest[at + 2..];
+                continue;
+            }
+            let address = rest[at..at + 2 + digits].to_string();
+            let label = *labels.entry(address.clone()).or_insert_with(|| {
+                next += 1;
+                next - 1
+            });
+            masked.push_str(&format!("<{label}>"));
+            seen.push(address);
+            rest = &rest[at + 2 + digits..];
+        }
+        masked.push_str(rest);
+        if line.contains("destroy") {
+            for address in seen {
+                labels.remove(&address);
+            }
+        }
+        out.push(masked);
+    }
+    out
+}
+
+/// Checks the whole transcript, showing both in full when they differ.
+fn assert_transcript(name: &str, expected: &[&str]) {
+    let actual = run(name);
+    assert_eq!(
+        actual,
+        expected,
+        "example `{name}` printed (normalized):\n{}\n",
+        actual.join("\n")
+    );
+}
+
+/// Checks that `expected` appear in the transcript in this order (others may come between),
+/// and returns the transcript.
+fn assert_in_order(name: &str, expected: &[&str]) -> Vec<String> {
+    let actual = run(name);
+    let mut lines = actual.iter();
+    for want in expected {
+        assert!(
+            lines.any(|line| line == want),
+            "example `{name}`: missing `{want}` (or out of order) in:\n{}\n",
+            actual.join("\n")
+        );
+    }
+    actual
+}
+
+#[test]
+fn refcount_prints_python_counts_minus_one() {
+    assert_transcript(
+        "refcount",
+        &[
+            ">>> a = RefExam()",
+            "create object",
+            ">>> sys.getrefcount(a)",
+            "count 1  (Python: 2)",
+            ">>> b = a",
+            "count 2  (Python: 3)",
+            ">>> c = a",
+            "count 3  (Python: 4)",
+            ">>> c = 0",
+            "count 2  (Python: 3)",
+            ">>> b = 0",
+            "count 1  (Python: 2)",
+            "b is 0",
+            "c is 0",
+            "count via a by-value argument: 2",
+            "count 1",
+        ],
+    );
+}
+
+#[test]
+fn rebinding_destroys_at_the_rebinding_statement() {
+    assert_transcript(
+        "rebinding",
+        &[
+            // seed 001
+            ">>> a = Foo()",
+            "Object(<1>) is being created.",
+            ">>> print('...')",
+            "...",
+            ">>> a = 1",
+            "Object(<1>) is being destroyed.",
+            ">>> print('end')",
+            "end",
+            ">>> a",
+            "1",
+            // seed 000: the first Foo dies at `a = b`, the second only at `a = 2`
+            ">>> a = Foo()",
+            "Object(<1>) is being created.",
+            ">>> b = Foo()",
+            "Object(<2>) is being created.",
+            ">>> a = b",
+            "Object(<1>) is being destroyed.",
+            ">>> b = 1",
+            ">>> a",
+            "<Foo object at <2>, value 1>",
+            ">>> a = 2",
+            "Object(<2>) is being destroyed.",
+            ">>> a, b",
+            "(2, 1)",
+            // seed 002
+            ">>> a = RefExam()",
+            "create object",
+            ">>> a = 0",
+            "destroy <1>",
+            ">>> print('end .....')",
+            "end .....",
+            ">>> a",
+            "0",
+        ],
+    );
+}
+
+#[test]
+fn weakref_basics_sees_the_object_then_none() {
+    assert_transcript(
+        "weakref_basics",
+        &[
+            ">>> a_set = {0, 1}",
+            ">>> a_ref = weakref.ref(a_set)",
+            ">>> print(a_ref)",
+            "(Weak at <1>; alive)",
+            ">>> print(a_ref())",
+            "{0, 1}",
+            ">>> a_set = {2, 3, 4}",
+            ">>> print(a_ref())",
+            "None",
+            ">>> print(a_ref() is None)",
+            "True",
+            ">>> print(a_ref)",
+            "(Weak at <1>; dead)",
+            ">>> print(a_set)",
+            "{2, 3, 4}",
+            ">>> obj = MyClass(\"example\")",
+            ">>> ref = weakref.ref(obj)",
+            ">>> weakref.getweakrefcount(obj), sys.getrefcount(obj) - 1",
+            "(1, 1)",
+            ">>> print(ref())",
+            "MyClass { name: \"example\" }",
+            ">>> print(ref().name)",
+            "example",
+            ">>> del obj",
+            ">>> print(ref())",
+            "None",
+            ">>> obj = ref()",
+            ">>> if obj is not None: obj.method()",
+            "(obj is None: method not called)",
+            "method called on still here",
+        ],
+    );
+}
+
+#[test]
+fn weak_callback_runs_at_death_newest_first_unless_cancelled() {
+    assert_transcript(
+        "weak_callback",
+        &[
+            ">>> obj = Resource(\"data\")",
+            ">>> ref = weakref.ref(obj, callback)",
+            ">>> obj.name",
+            "\"data\"",
+            ">>> del obj",
+            "Object was garbage collected!",
+            "(inside the callback, ref() is None: True)",
+            ">>> ref() is None",
+            "True",
+            ">>> obj = Resource(\"shared\")",
+            ">>> r1 = weakref.ref(obj, lambda r: print('callback 1'))",
+            ">>> r2 = weakref.ref(obj, lambda r: print('callback 2'))",
+            ">>> r3 = weakref.ref(obj, lambda r: print('callback 3'))",
+            ">>> weakref.getweakrefcount(obj)",
+            "3",
+            ">>> del obj",
+            "callback 3",
+            "callback 2",
+            "callback 1",
+            ">>> [r() for r in (r1, r2, r3)]",
+            "[None, None, None]",
+            ">>> obj = Resource(\"quiet\")",
+            ">>> kept = weakref.ref(obj, lambda r: print('kept: obj died'))",
+            ">>> gone = weakref.ref(obj, lambda r: print('gone: obj died'))",
+            ">>> del gone",
+            ">>> del obj",
+            "kept: obj died",
+            ">>> kept() is None",
+            "True",
+        ],
+    );
+}
+
+#[test]
+fn weak_temporary_dies_at_the_end_of_its_statement() {
+    assert_transcript(
+        "weak_temporary",
+        &[
+            ">>> ref = weakref.ref(SomeClass())",
+            "SomeClass(temporary) destroyed",
+            ">>> print(ref())",
+            "None",
+            ">>> obj = SomeClass()",
+            ">>> ref = weakref.ref(obj)",
+            ">>> print(ref())",
+            "SomeClass { label: \"named\" }",
+            ">>> del obj",
+            "SomeClass(named) destroyed",
+            ">>> print(ref())",
+            "None",
+            ">>> ref = weakref.ref(SomeClass(), lambda r: print('callback ran'))",
+            "callback ran",
+            "SomeClass(temporary) destroyed",
+            ">>> print(ref())",
+            "None",
+            ">>> del obj",
+            "callback of `_kept` ran",
+            "SomeClass(watched) destroyed",
+        ],
+    );
+}
+
+#[test]
+fn weak_friends_are_freed_by_reference_counting_alone() {
+    assert_transcript(
+        "weak_friends",
+        &[
+            // seed 001, a strong friend: b outlives func, and `del a` frees b, then a
+            ">>> a = Foo()",
+            "Object(<1>) is being created.",
+            ">>> func(a)",
+            ">>>   b = Foo()",
+            "Object(<2>) is being created.",
+            ">>>   print(a); print(b)",
+            "<Foo object at <1>, value 1>",
+            "<Foo object at <2>, value 1>",
+            ">>>   a.friend = b",
+            ">>> del a",
+            "Object(<2>) is being destroyed.",
+            "Object(<1>) is being destroyed.",
+            // seed 001, weak friends: each dies with its own name
+            ">>> a, b = Foo(), Foo()",
+            "Object(<1>) is being created.",
+            "Object(<2>) is being created.",
+            ">>> a.friend = weakref.ref(b)",
+            ">>> b.friend = weakref.ref(a)",
+            ">>> b = None",
+            "Object(<2>) is being destroyed.",
+            ">>> a.friend()",
+            "None",
+            ">>> a = None",
+            "Object(<1>) is being destroyed.",
+            // seed 004, strong chain
+            ">>> a, b, c = object(), object(), object()",
+            ">>> a.b = b; b.c = c",
+            ">>> sys.getrefcount(b) - 1, sys.getrefcount(c) - 1",
+            "(2, 2)",
+            ">>> a = b = c = None",
+            "a destroyed",
+            "b destroyed",
+            "c destroyed",
+            ">>> print(a_ref, b_ref, c_ref)",
+            "(Weak at <1>; dead) (Weak at <2>; dead) (Weak at <3>; dead)",
+            // seed 004, weak ring: all three dead at the end
+            ">>> a, b, c = object(), object(), object()",
+            ">>> a.b = weakref.ref(b); b.c = weakref.ref(c); c.a = weakref.ref(a)",
+            ">>> a_ref, b_ref, c_ref = weakref.ref(a), weakref.ref(b), weakref.ref(c)",
+            ">>> print(a_ref, b_ref, c_ref)",
+            "(Weak at <1>; alive) (Weak at <2>; alive) (Weak at <3>; alive)",
+            ">>> sys.getrefcount(a) - 1, sys.getrefcount(b) - 1, sys.getrefcount(c) - 1",
+            "(1, 1, 1)",
+            ">>> a = b = c = None",
+            "a destroyed",
+            "b destroyed",
+            "c destroyed",
+            ">>> print(a_ref, b_ref, c_ref)",
+            "(Weak at <1>; dead) (Weak at <2>; dead) (Weak at <3>; dead)",
+        ],
+    );
+}
+
+#[test]
+fn weak_parent_does_not_keep_the_parent_alive() {
+    assert_transcript(
+        "weak_parent",
+        &[
+            ">>> parent = Parent(\"Parent\")",
+            ">>> child = Child(\"Child\", parent)",
+            ">>> parent.children.append(child)",
+            ">>> print(child.parent.name)",
+            "Parent",
+            ">>> sys.getrefcount(parent) - 1, sys.getrefcount(child) - 1",
+            "(1, 2)",
+            ">>> del parent",
+            "Parent destroyed",
+            ">>> print(child.parent)",
+            "None",
+            ">>> sys.getrefcount(child) - 1",
+            "1",
+            ">>> del child",
+            "Child destroyed",
+        ],
+    );
+}
+
+#[test]
+fn tour_shows_each_feature_and_the_overhead() {
+    let transcript = assert_in_order(
+        "tour",
+        &[
+            "1. Gc<T>: strong handles, counted like Python's names",
+            "  a = Thing(); b = a -> strong_count(a) = 2",
+            "  del b -> strong_count(a) = 1",
+            "  del a ->",
+            "  drop: thing is destroyed",
+            "2. Weak<T>: observe without keeping alive",
+            "  r = weakref.ref(a) -> r() is observed, weak_count(a) = 1, strong_count(a) = 1",
+            "  drop: observed is destroyed",
+            "  after del a -> r() is None",
+            "3. death callbacks: weakref.ref(obj, callback)",
+            "  del a ->",
+            "  callback 2 (registered second)",
+            "  callback 1 (registered first)",
+            "  drop: watched is destroyed",
+            "4. Heap: an isolated object space with counters",
+            "  a u64 and a Vec<Gc<u64>>: allocations 2, live 2, tracked 1 (only the Vec can hold handles)",
+            "  after dropping both: frees 2, live 0, tracked 0",
+            "5. #[derive(Trace)] + GcCell: objects whose edges change",
+            "  head.next = tail -> head.next.name = tail, strong_count(tail) = 2",
+            "  gc.get_referents(head) -> 1 edge, to tail: true",
+            "  del head -> strong_count(tail) = 1",
+            "6. a chain of 1000000 nodes, dropped without a deep stack",
+            "  built: live 1000000",
+            "  dropped: live 0, frees 1000000",
+            "7. memory: bytes per object beyond the value",
+            "  leaf object (a u64, no handles inside): 16 bytes",
+            "  tracked object (may hold handles):      32 bytes",
+        ],
+    );
+    // The cancelled callback of step 3 must never print.
+    assert!(!transcript.iter().any(|l| l.contains("never printed")));
+}
+
+#[test]
+fn every_example_is_tested_and_listed_in_the_readme() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let on_disk: BTreeSet<String> = std::fs::read_dir(&dir)
+        .expect("examples/ exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let tested: BTreeSet<String> = EXAMPLES.iter().map(|s| s.to_string()).collect();
+    assert_eq!(on_disk, tested, "examples/*.rs and EXAMPLES differ");
+
+    let readme = std::fs::read_to_string(dir.join("README.md")).expect("examples/README.md");
+    for name in EXAMPLES {
+        assert!(
+            readme.contains(&format!("`{name}.rs`")),
+            "examples/README.md has no line for `{name}.rs`"
+        );
+    }
+}
+
+#[test]
+fn normalize_labels_addresses_per_section_and_forgets_the_destroyed() {
+    let text = "# one\nObject(0xab) is being created.\n\nObject(0xcd) x\n\
+                Object(0xab) is being destroyed.\nObject(0xab) again\n# two\n0xcd 0x";
+    assert_eq!(
+        normalize(text),
+        [
+            "Object(<1>) is being created.",
+            "Object(<2>) x",
+            "Object(<1>) is being destroyed.",
+            "Object(<3>) again",
+            "<1> 0x",
+        ]
+    );
+}
