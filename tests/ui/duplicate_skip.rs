@@ -1,0 +1,10 @@
+use weakling::{Gc, Trace};
+
+#[derive(Trace)]
+struct Node {
+    #[trace(skip)]
+    #[trace(skip)]
+    next: Option<Gc<Node>>,
+}
+
+fn main() {}
