@@ -73,12 +73,9 @@ impl fmt::Display for Name {
     // As the Python REPL shows a value.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Name::Foo(obj) => write!(
-                f,
-                "<Foo object at {:p}, value {}>",
-                Gc::as_ptr(obj),
-                obj.value
-            ),
+            Name::Foo(obj) => {
+                write!(f, "<Foo object at {:p}, value {}>", Gc::as_ptr(obj), obj.value)
+            }
             Name::RefExam(obj) => write!(f, "<RefExam object at {:p}>", Gc::as_ptr(obj)),
             Name::Int(i) => write!(f, "{i}"),
         }

@@ -89,10 +89,7 @@ fn main() {
     }
 
     println!("# Passing a clone by value, as Python passes its argument, adds the temporary back:");
-    println!(
-        "count via a by-value argument: {}",
-        getrefcount_by_value(a.clone())
-    );
+    println!("count via a by-value argument: {}", getrefcount_by_value(a.clone()));
     println!("# ...and the clone is gone again once the call returns:");
     println!("count {}", Gc::strong_count(&a));
 }

@@ -53,10 +53,7 @@ fn strong_handles() {
     println!("1. Gc<T>: strong handles, counted like Python's names");
     let a = Gc::new(Thing { name: "thing" });
     let b = a.clone();
-    println!(
-        "  a = Thing(); b = a -> strong_count(a) = {}",
-        Gc::strong_count(&a)
-    );
+    println!("  a = Thing(); b = a -> strong_count(a) = {}", Gc::strong_count(&a));
     println!("  a is b -> {}", Gc::ptr_eq(&a, &b));
     drop(b);
     println!("  del b -> strong_count(a) = {}", Gc::strong_count(&a));
@@ -76,10 +73,7 @@ fn weak_handles() {
         Gc::strong_count(&a)
     );
     drop(a);
-    println!(
-        "  after del a -> r() is {}",
-        r.upgrade().map_or("None", |t| t.name)
-    );
+    println!("  after del a -> r() is {}", r.upgrade().map_or("None", |t| t.name));
 }
 
 fn callbacks() {
@@ -106,22 +100,13 @@ fn heap_counters() {
     drop(list);
     drop(leaf);
     let c = heap.counts();
-    println!(
-        "  after dropping both: frees {}, live {}, tracked {}",
-        c.frees, c.live, c.tracked
-    );
+    println!("  after dropping both: frees {}, live {}, tracked {}", c.frees, c.live, c.tracked);
 }
 
 fn traced_nodes() {
     println!("5. #[derive(Trace)] + GcCell: objects whose edges change");
-    let tail = Gc::new(Node {
-        name: "tail",
-        next: GcCell::new(None),
-    });
-    let head = Gc::new(Node {
-        name: "head",
-        next: GcCell::new(None),
-    });
+    let tail = Gc::new(Node { name: "tail", next: GcCell::new(None) });
+    let head = Gc::new(Node { name: "head", next: GcCell::new(None) });
     head.next.set(Some(tail.clone())); // head.next = tail, after construction
     let next = head.next.read().as_ref().map(|n| n.name);
     println!(
@@ -136,10 +121,7 @@ fn traced_nodes() {
         edges.contains(&tail)
     );
     drop(head);
-    println!(
-        "  del head -> strong_count(tail) = {}",
-        Gc::strong_count(&tail)
-    );
+    println!("  del head -> strong_count(tail) = {}", Gc::strong_count(&tail));
 }
 
 fn long_chain() {
@@ -147,13 +129,7 @@ fn long_chain() {
     let heap = Heap::new();
     let mut head: Option<Gc<Link>> = None;
     for value in 0..CHAIN {
-        head = Some(Gc::new_in(
-            Link {
-                value,
-                next: head.take(),
-            },
-            &heap,
-        ));
+        head = Some(Gc::new_in(Link { value, next: head.take() }, &heap));
     }
     println!("  built: live {}", heap.counts().live);
     // The last handle to the head: a recursive drop would need a million stack frames;
@@ -167,10 +143,7 @@ fn overhead() {
     println!("7. memory: bytes per object beyond the value");
     let o = weakling::overhead_of::<u64>();
     println!("  leaf object (a u64, no handles inside): {} bytes", o.leaf);
-    println!(
-        "  tracked object (may hold handles):      {} bytes",
-        o.tracked
-    );
+    println!("  tracked object (may hold handles):      {} bytes", o.tracked);
     println!("  (a leaf pays only for its two counts, as an Arc does)");
 }
 

@@ -51,10 +51,7 @@ fn seed_example() {
     // The callback gets the dead weak handle, as Python passes the weakref object.
     let r = Gc::downgrade_with(&obj, |dead| {
         println!("Object was garbage collected!");
-        println!(
-            "(inside the callback, ref() is None: {})",
-            pythonic(dead.upgrade().is_none())
-        );
+        println!("(inside the callback, ref() is None: {})", pythonic(dead.upgrade().is_none()));
     });
     println!(">>> obj.name");
     println!("{:?}", obj.name);
@@ -81,10 +78,8 @@ fn newest_first() {
     println!(">>> del obj");
     drop(obj);
     println!(">>> [r() for r in (r1, r2, r3)]");
-    let results: Vec<&str> = refs
-        .iter()
-        .map(|r| if r.upgrade().is_none() { "None" } else { "obj" })
-        .collect();
+    let results: Vec<&str> =
+        refs.iter().map(|r| if r.upgrade().is_none() { "None" } else { "obj" }).collect();
     println!("[{}]", results.join(", "));
 }
 

@@ -60,10 +60,7 @@ struct Foo {
 
 impl Foo {
     fn new() -> Gc<Foo> {
-        let obj = Gc::new(Foo {
-            value: 1,
-            friend: GcCell::new(None),
-        });
+        let obj = Gc::new(Foo { value: 1, friend: GcCell::new(None) });
         println!("Object({:p}) is being created.", Gc::as_ptr(&obj));
         obj
     }
@@ -88,10 +85,7 @@ struct WeakFoo {
 
 impl WeakFoo {
     fn new() -> Gc<WeakFoo> {
-        let obj = Gc::new(WeakFoo {
-            value: 1,
-            friend: GcCell::new(None),
-        });
+        let obj = Gc::new(WeakFoo { value: 1, friend: GcCell::new(None) });
         println!("Object({:p}) is being created.", Gc::as_ptr(&obj));
         obj
     }
@@ -118,10 +112,7 @@ enum Link {
 
 impl Obj {
     fn new(name: &'static str) -> Gc<Obj> {
-        Gc::new(Obj {
-            name,
-            link: GcCell::new(None),
-        })
+        Gc::new(Obj { name, link: GcCell::new(None) })
     }
 }
 
@@ -213,12 +204,7 @@ fn weak_ring() {
     print_refs(&refs);
     println!(">>> sys.getrefcount(a) - 1, sys.getrefcount(b) - 1, sys.getrefcount(c) - 1");
     // Only the names count: the ring's links are weak.
-    println!(
-        "({}, {}, {})",
-        Gc::strong_count(&a),
-        Gc::strong_count(&b),
-        Gc::strong_count(&c)
-    );
+    println!("({}, {}, {})", Gc::strong_count(&a), Gc::strong_count(&b), Gc::strong_count(&c));
     println!(">>> a = b = c = None");
     drop(a);
     drop(b);

@@ -66,15 +66,9 @@ impl Drop for Child {
 
 fn main() {
     println!(">>> parent = Parent(\"Parent\")");
-    let parent = Gc::new(Parent {
-        name: "Parent".into(),
-        children: GcCell::new(Vec::new()),
-    });
+    let parent = Gc::new(Parent { name: "Parent".into(), children: GcCell::new(Vec::new()) });
     println!(">>> child = Child(\"Child\", parent)");
-    let child = Gc::new(Child {
-        name: "Child".into(),
-        parent_ref: Gc::downgrade(&parent),
-    });
+    let child = Gc::new(Child { name: "Child".into(), parent_ref: Gc::downgrade(&parent) });
     println!(">>> parent.children.append(child)");
     parent.children.write().push(child.clone());
     println!(">>> print(child.parent.name)");
@@ -84,11 +78,7 @@ fn main() {
     }
     println!(">>> sys.getrefcount(parent) - 1, sys.getrefcount(child) - 1");
     // The child's weak reference does not count; the parent's list does.
-    println!(
-        "({}, {})",
-        Gc::strong_count(&parent),
-        Gc::strong_count(&child)
-    );
+    println!("({}, {})", Gc::strong_count(&parent), Gc::strong_count(&child));
 
     println!("# past the seed: dropping the parent's only name frees it at once");
     println!(">>> del parent");

@@ -89,9 +89,7 @@ fn set_example() {
 fn my_class_example() {
     println!("# seed 003: the basic example");
     println!(">>> obj = MyClass(\"example\")");
-    let obj = Gc::new(MyClass {
-        name: "example".into(),
-    });
+    let obj = Gc::new(MyClass { name: "example".into() });
     println!(">>> ref = weakref.ref(obj)");
     let r = Gc::downgrade(&obj);
     println!(">>> weakref.getweakrefcount(obj), sys.getrefcount(obj) - 1");
@@ -114,9 +112,7 @@ fn my_class_example() {
         Some(obj) => println!("{}", obj.method()),
         None => println!("(obj is None: method not called)"),
     }
-    let alive = Gc::new(MyClass {
-        name: "still here".into(),
-    });
+    let alive = Gc::new(MyClass { name: "still here".into() });
     let r2 = Gc::downgrade(&alive);
     println!("# the same check on a reference whose object is still bound:");
     if let Some(obj) = r2.upgrade() {

@@ -11,6 +11,8 @@
 //! | `callbacks.rs` | the registry of death callbacks |
 //! | `deferred.rs` | destruction of deep structures without deep recursion |
 //! | `space.rs` | [`Heap`]: an object space, its tracked lists and counters |
+//! | `thread_state.rs` | per-thread state: nursery of new tracked objects, tallies |
+//! | `pause.rs` | mutator operations, and stopping the world for a collector |
 //! | `trace.rs` | [`Trace`], [`Tracer`] and std's impls |
 //! | `cell.rs` | [`GcCell`], interior mutability the collector can read safely |
 //!
@@ -33,7 +35,9 @@ mod deferred;
 mod gc;
 mod header;
 mod layout;
+mod pause;
 mod space;
+mod thread_state;
 mod trace;
 mod weak;
 

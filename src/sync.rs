@@ -124,6 +124,30 @@ macro_rules! global {
 }
 pub(crate) use global;
 
+/// Declares a global atomic with a constant initial value: a plain `static` (no lazy check on
+/// hot paths), or under loom a fresh one per model run.
+macro_rules! global_atomic {
+    ($(#[$meta:meta])* static $name:ident: $ty:ident = $init:expr;) => {
+        #[cfg(not(weakling_loom))]
+        $(#[$meta])*
+        static $name: std::sync::atomic::$ty = std::sync::atomic::$ty::new($init);
+        #[cfg(weakling_loom)]
+        loom::lazy_static! {
+            $(#[$meta])*
+            static ref $name: loom::sync::atomic::$ty = loom::sync::atomic::$ty::new($init);
+        }
+    };
+}
+pub(crate) use global_atomic;
+
+/// Lets other threads run; loom's version lets the model switch threads.
+pub(crate) fn yield_now() {
+    #[cfg(not(weakling_loom))]
+    std::thread::yield_now();
+    #[cfg(weakling_loom)]
+    loom::thread::yield_now();
+}
+
 /// Pads and aligns a value to a cache line so that per-thread stripes do not share one.
 #[derive(Debug, Default)]
 #[repr(align(128))]
@@ -134,15 +158,4 @@ impl<T> std::ops::Deref for CachePadded<T> {
     fn deref(&self) -> &T {
         &self.0
     }
-}
-
-/// A small number that differs between threads alive at the same time, cheap to compute on
-/// every call: it picks the counter stripe and the list shard a thread writes to.
-pub(crate) fn thread_stripe() -> usize {
-    std::thread_local! {
-        static ANCHOR: u8 = const { 0 };
-    }
-    let addr = ANCHOR.with(|a| a as *const u8 as usize);
-    // Thread-local blocks sit in separate mappings; mix the page-number bits.
-    (addr >> 12) ^ (addr >> 21) ^ (addr >> 30)
 }

@@ -49,12 +49,8 @@ struct Plain {
 #[test]
 fn named_struct_reports_each_handle_field() {
     let [a, b, c] = handles();
-    let value = Named {
-        first: a.clone(),
-        label: "x".into(),
-        maybe: Some(b.clone()),
-        r#type: c.clone(),
-    };
+    let value =
+        Named { first: a.clone(), label: "x".into(), maybe: Some(b.clone()), r#type: c.clone() };
     let seen = Referents::of(&value);
     assert_eq!(seen.len(), 3);
     assert_eq!((seen.count(&a), seen.count(&b), seen.count(&c)), (1, 1, 1));
@@ -62,10 +58,7 @@ fn named_struct_reports_each_handle_field() {
     assert!(!leaf::<Named>());
 
     // `None` holds no handle, so only the two others are reported.
-    let value = Named {
-        maybe: None,
-        ..value
-    };
+    let value = Named { maybe: None, ..value };
     let seen = Referents::of(&value);
     assert_eq!(seen.len(), 2);
     assert!(!seen.contains(&b));
@@ -89,11 +82,7 @@ fn structs_without_handles_are_leaves_and_report_nothing() {
     assert!(Referents::of(&Unit).is_empty());
     assert!(Referents::of(&EmptyBraces {}).is_empty());
     assert!(Referents::of(&EmptyParens()).is_empty());
-    let plain = Plain {
-        n: 1,
-        text: "t".into(),
-        list: vec![(1, 'a')],
-    };
+    let plain = Plain { n: 1, text: "t".into(), list: vec![(1, 'a')] };
     let seen = Referents::of(&plain);
     assert!(seen.is_empty() && !seen.is_opaque());
 }
@@ -111,11 +100,7 @@ fn the_same_handle_in_two_fields_is_two_edges() {
 enum Shape {
     Empty,
     One(Gc<u32>),
-    Two {
-        left: Gc<u32>,
-        right: Gc<u32>,
-        tag: u8,
-    },
+    Two { left: Gc<u32>, right: Gc<u32>, tag: u8 },
     Count(u32),
 }
 
@@ -138,11 +123,7 @@ fn enum_reports_only_the_handles_of_the_live_variant() {
     let seen = Referents::of(&Shape::One(a.clone()));
     assert_eq!((seen.len(), seen.count(&a)), (1, 1));
 
-    let seen = Referents::of(&Shape::Two {
-        left: b.clone(),
-        right: c.clone(),
-        tag: 1,
-    });
+    let seen = Referents::of(&Shape::Two { left: b.clone(), right: c.clone(), tag: 1 });
     assert_eq!(seen.len(), 2);
     assert_eq!((seen.count(&b), seen.count(&c)), (1, 1));
     assert!(!seen.contains(&a));
@@ -152,11 +133,7 @@ fn enum_reports_only_the_handles_of_the_live_variant() {
 #[test]
 fn enums_without_handles_are_leaves() {
     assert!(leaf::<LeafOnly>());
-    for value in [
-        LeafOnly::A,
-        LeafOnly::B(1, "b".into()),
-        LeafOnly::C { x: 0.5 },
-    ] {
+    for value in [LeafOnly::A, LeafOnly::B(1, "b".into()), LeafOnly::C { x: 0.5 }] {
         assert!(Referents::of(&value).is_empty());
     }
     // No value of an empty enum exists; the derive must still compile and call it a leaf.
@@ -227,24 +204,13 @@ struct Outer {
 fn nested_derived_types_report_through_every_level() {
     let [a, b, c, d, e, f] = handles();
     let outer = Outer {
-        named: Named {
-            first: a.clone(),
-            label: String::new(),
-            maybe: None,
-            r#type: b.clone(),
-        },
+        named: Named { first: a.clone(), label: String::new(), maybe: None, r#type: b.clone() },
         shapes: vec![
             Shape::One(c.clone()),
             Shape::Empty,
-            Shape::Two {
-                left: d.clone(),
-                right: e.clone(),
-                tag: 0,
-            },
+            Shape::Two { left: d.clone(), right: e.clone(), tag: 0 },
         ],
-        wrapped: Wrapper {
-            inner: Some(f.clone()),
-        },
+        wrapped: Wrapper { inner: Some(f.clone()) },
     };
     let seen = Referents::of(&outer);
     assert_eq!(seen.len(), 6);
@@ -293,17 +259,11 @@ enum SkipInVariant {
 #[test]
 fn skipped_fields_are_not_reported() {
     let [a, b] = handles();
-    let seen = Referents::of(&Skipping {
-        shown: a.clone(),
-        hidden: b.clone(),
-    });
+    let seen = Referents::of(&Skipping { shown: a.clone(), hidden: b.clone() });
     assert_eq!(seen.len(), 1);
     assert!(seen.contains(&a) && !seen.contains(&b));
 
-    let seen = Referents::of(&SkipsUntraceable {
-        _local: std::rc::Rc::new(1),
-        kept: a.clone(),
-    });
+    let seen = Referents::of(&SkipsUntraceable { _local: std::rc::Rc::new(1), kept: a.clone() });
     assert_eq!((seen.len(), seen.count(&a)), (1, 1));
 
     let seen = Referents::of(&SkipInVariant::Pair(a.clone(), b.clone()));
@@ -318,10 +278,7 @@ fn leaf_ignores_skipped_fields() {
     assert!(!leaf::<Skipping>());
     assert!(!leaf::<SkipInVariant>());
     let [a] = handles();
-    let value = OnlyHandleSkipped {
-        n: 0,
-        cache: Some(a.clone()),
-    };
+    let value = OnlyHandleSkipped { n: 0, cache: Some(a.clone()) };
     assert!(Referents::of(&value).is_empty());
 }
 
@@ -333,14 +290,8 @@ struct Linked {
 
 #[test]
 fn a_write_locked_cell_makes_the_value_opaque() {
-    let tail = Gc::new(Linked {
-        id: 2,
-        next: GcCell::new(None),
-    });
-    let head = Linked {
-        id: 1,
-        next: GcCell::new(Some(tail.clone())),
-    };
+    let tail = Gc::new(Linked { id: 2, next: GcCell::new(None) });
+    let head = Linked { id: 1, next: GcCell::new(Some(tail.clone())) };
     let seen = Referents::of(&head);
     assert!(!seen.is_opaque());
     assert_eq!((seen.len(), seen.count(&tail)), (1, 1));
@@ -348,10 +299,7 @@ fn a_write_locked_cell_makes_the_value_opaque() {
     {
         let _guard = head.next.write();
         let seen = Referents::of(&head);
-        assert!(
-            seen.is_opaque(),
-            "contents behind a held write lock are unreadable"
-        );
+        assert!(seen.is_opaque(), "contents behind a held write lock are unreadable");
         assert!(seen.is_empty());
     }
     {
@@ -369,25 +317,12 @@ fn a_write_locked_cell_makes_the_value_opaque() {
 #[test]
 fn only_derived_containers_are_tracked() {
     let heap = Heap::new();
-    let plain = Gc::new_in(
-        Plain {
-            n: 1,
-            text: String::new(),
-            list: vec![],
-        },
-        &heap,
-    );
+    let plain = Gc::new_in(Plain { n: 1, text: String::new(), list: vec![] }, &heap);
     let skipped = Gc::new_in(OnlyHandleSkipped { n: 0, cache: None }, &heap);
     let counts = heap.counts();
     assert_eq!((counts.live, counts.tracked), (2, 0));
 
-    let node = Gc::new_in(
-        Linked {
-            id: 0,
-            next: GcCell::new(None),
-        },
-        &heap,
-    );
+    let node = Gc::new_in(Linked { id: 0, next: GcCell::new(None) }, &heap);
     let counts = heap.counts();
     assert_eq!((counts.live, counts.tracked), (3, 1));
     drop(node);
@@ -448,16 +383,8 @@ fn recursive_types_compile_and_get_the_right_leaf() {
     assert!(!leaf::<Linked>());
 
     let heap = Heap::new();
-    let tree = Gc::new_in(
-        Tree {
-            value: 1,
-            children: vec![Tree {
-                value: 2,
-                children: vec![],
-            }],
-        },
-        &heap,
-    );
+    let tree =
+        Gc::new_in(Tree { value: 1, children: vec![Tree { value: 2, children: vec![] }] }, &heap);
     let weak = Gc::new_cyclic_in(|w| SelfWeak { me: w.clone() }, &heap);
     assert_eq!(heap.counts().tracked, 0);
     assert_eq!(tree.children[0].value + tree.value, 3);
@@ -472,15 +399,9 @@ fn recursive_types_report_handles_at_every_depth() {
         children: vec![
             HandleTree {
                 value: b.clone(),
-                children: vec![HandleTree {
-                    value: c.clone(),
-                    children: vec![],
-                }],
+                children: vec![HandleTree { value: c.clone(), children: vec![] }],
             },
-            HandleTree {
-                value: d.clone(),
-                children: vec![],
-            },
+            HandleTree { value: d.clone(), children: vec![] },
         ],
     };
     let seen = Referents::of(&tree);
@@ -489,23 +410,12 @@ fn recursive_types_report_handles_at_every_depth() {
         assert_eq!(seen.count(h), 1);
     }
 
-    let list = List {
-        item: a.clone(),
-        next: Some(Box::new(List {
-            item: a.clone(),
-            next: None,
-        })),
-    };
+    let list = List { item: a.clone(), next: Some(Box::new(List { item: a.clone(), next: None })) };
     assert_eq!(Referents::of(&list).count(&a), 2);
 
-    let tagged = Tagged {
-        kids: vec![(Tagged { kids: vec![] }, b.clone())],
-    };
+    let tagged = Tagged { kids: vec![(Tagged { kids: vec![] }, b.clone())] };
     assert_eq!(Referents::of(&tagged).count(&b), 1);
-    let expr = Expr::Add(
-        Box::new(Expr::Num(1)),
-        Box::new(Expr::Neg(Box::new(Expr::Num(2)))),
-    );
+    let expr = Expr::Add(Box::new(Expr::Num(1)), Box::new(Expr::Neg(Box::new(Expr::Num(2)))));
     assert!(Referents::of(&expr).is_empty());
 }
 
@@ -541,15 +451,10 @@ holder!(MacroHolder, Option<Gc<u32>>);
 #[test]
 fn generated_code_is_hygienic() {
     let [a] = handles();
-    let value = shadowing::Shadowed {
-        handle: a.clone(),
-        __tracer: 0,
-    };
+    let value = shadowing::Shadowed { handle: a.clone(), __tracer: 0 };
     assert!(!leaf::<shadowing::Shadowed>());
     assert_eq!(Referents::of(&value).count(&a), 1);
 
-    let held = MacroHolder {
-        held: Some(a.clone()),
-    };
+    let held = MacroHolder { held: Some(a.clone()) };
     assert_eq!(Referents::of(&held).count(&a), 1);
 }

@@ -56,10 +56,7 @@ fn build_args() -> Vec<String> {
         "--examples".to_string(),
         "--message-format=json-render-diagnostics".to_string(),
         "--manifest-path".to_string(),
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("Cargo.toml")
-            .display()
-            .to_string(),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml").display().to_string(),
         "--target-dir".to_string(),
         target_dir.display().to_string(),
     ];
@@ -138,14 +135,9 @@ fn binary(name: &str) -> PathBuf {
     if let Some(path) = binaries().get(name) {
         return path.clone();
     }
-    let beside = profile_dir()
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        beside.exists(),
-        "no binary for example `{name}` (looked at {})",
-        beside.display()
-    );
+    let beside =
+        profile_dir().join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(beside.exists(), "no binary for example `{name}` (looked at {})", beside.display());
     beside
 }
 
@@ -220,12 +212,7 @@ fn normalize(stdout: &str) -> Vec<String> {
 /// Checks the whole transcript, showing both in full when they differ.
 fn assert_transcript(name: &str, expected: &[&str]) {
     let actual = run(name);
-    assert_eq!(
-        actual,
-        expected,
-        "example `{name}` printed (normalized):\n{}\n",
-        actual.join("\n")
-    );
+    assert_eq!(actual, expected, "example `{name}` printed (normalized):\n{}\n", actual.join("\n"));
 }
 
 /// Checks that `expected` appear in the transcript in this order (others may come between),

@@ -19,14 +19,7 @@ struct Node {
 }
 
 fn node(id: u32, next: Option<Gc<Node>>, heap: &Heap) -> Gc<Node> {
-    Gc::new_in(
-        Node {
-            id,
-            next: GcCell::new(next),
-            token: None,
-        },
-        heap,
-    )
+    Gc::new_in(Node { id, next: GcCell::new(next), token: None }, heap)
 }
 
 #[test]
@@ -74,20 +67,11 @@ fn formatting_comparison_and_hashing_forward_to_the_value() {
     let b = Gc::new(String::from("a"));
     assert_eq!(format!("{a}"), "b");
     assert_eq!(format!("{a:?}"), "\"b\"");
-    assert_eq!(
-        a,
-        Gc::new(String::from("b")),
-        "equality is by value, like Arc"
-    );
+    assert_eq!(a, Gc::new(String::from("b")), "equality is by value, like Arc");
     assert!(b < a);
     let set: BTreeSet<Gc<String>> = [a.clone(), b.clone()].into_iter().collect();
-    assert_eq!(
-        set.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-        ["a", "b"]
-    );
-    let hashed: HashSet<Gc<String>> = [a.clone(), Gc::new(String::from("b"))]
-        .into_iter()
-        .collect();
+    assert_eq!(set.iter().map(|s| s.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    let hashed: HashSet<Gc<String>> = [a.clone(), Gc::new(String::from("b"))].into_iter().collect();
     assert_eq!(hashed.len(), 1);
     assert!(hashed.contains(&String::from("b")) || hashed.contains(&a));
     let default: Gc<Vec<u8>> = Gc::default();
@@ -113,11 +97,7 @@ fn try_unwrap_needs_the_only_handle_and_ends_the_object() {
         l.push("callback");
     });
     assert_eq!(Gc::try_unwrap(a).unwrap(), "x");
-    assert_eq!(
-        log.take(),
-        ["callback"],
-        "the object died, so its callbacks ran"
-    );
+    assert_eq!(log.take(), ["callback"], "the object died, so its callbacks ran");
     assert!(w.upgrade().is_none());
     let counts = heap.counts();
     assert_eq!((counts.allocations, counts.frees, counts.live), (1, 1, 0));
@@ -144,10 +124,7 @@ struct SelfRef {
 fn new_cyclic_gives_a_weak_that_works_only_after_construction() {
     let heap = Heap::new();
     let g = Gc::new_cyclic_in(
-        |w: &Weak<SelfRef>| SelfRef {
-            me: w.clone(),
-            seen_during_build: w.upgrade().is_some(),
-        },
+        |w: &Weak<SelfRef>| SelfRef { me: w.clone(), seen_during_build: w.upgrade().is_some() },
         &heap,
     );
     assert!(!g.seen_during_build);
@@ -176,10 +153,7 @@ fn new_cyclic_that_panics_releases_the_allocation_and_propagates() {
     }));
     assert!(result.is_err());
     let w = escaped.lock().unwrap().take().unwrap();
-    assert!(
-        w.upgrade().is_none(),
-        "a weak handle that escaped never upgrades"
-    );
+    assert!(w.upgrade().is_none(), "a weak handle that escaped never upgrades");
     assert_eq!(heap.counts().allocations, 0);
     drop(w); // frees the box; valgrind checks nothing leaks or is read after free
 }
@@ -218,20 +192,14 @@ fn a_million_long_chain_drops_without_overflowing_the_stack() {
     let mut head: Option<Gc<Node>> = None;
     for id in 0..n {
         head = Some(Gc::new_in(
-            Node {
-                id,
-                next: GcCell::new(head.take()),
-                token: Some(drops.token()),
-            },
+            Node { id, next: GcCell::new(head.take()), token: Some(drops.token()) },
             &heap,
         ));
     }
     assert_eq!(heap.counts().live, u64::from(n));
     // Run on a thread with a small stack: recursion of even a few thousand frames would fail.
-    let handle = std::thread::Builder::new()
-        .stack_size(256 * 1024)
-        .spawn(move || drop(head))
-        .unwrap();
+    let handle =
+        std::thread::Builder::new().stack_size(256 * 1024).spawn(move || drop(head)).unwrap();
     handle.join().unwrap();
     assert_eq!(drops.get(), n as usize);
     assert_eq!(heap.counts().live, 0);
@@ -268,14 +236,9 @@ fn callbacks_run_before_the_value_drops() {
     let g = Gc::new_leaf(Flag(value_dropped.clone()));
     let seen = Arc::new(AtomicBool::new(true));
     let (v, s) = (value_dropped.clone(), seen.clone());
-    let _w = Gc::downgrade_with(&g, move |_| {
-        s.store(v.load(Ordering::SeqCst), Ordering::SeqCst)
-    });
+    let _w = Gc::downgrade_with(&g, move |_| s.store(v.load(Ordering::SeqCst), Ordering::SeqCst));
     drop(g);
-    assert!(
-        !seen.load(Ordering::SeqCst),
-        "the callback saw the value not yet dropped"
-    );
+    assert!(!seen.load(Ordering::SeqCst), "the callback saw the value not yet dropped");
     assert!(value_dropped.load(Ordering::SeqCst));
 }
 
@@ -298,9 +261,7 @@ fn a_panicking_drop_is_contained_and_reported() {
     });
     assert_eq!(drops.get(), 1, "the fields still drop while unwinding");
     assert!(
-        errors
-            .iter()
-            .any(|e| e.contains("bomb went off") && e.contains("Drop of a Gc value")),
+        errors.iter().any(|e| e.contains("bomb went off") && e.contains("Drop of a Gc value")),
         "{errors:?}"
     );
     assert_eq!(heap.counts().live, 0);
@@ -326,10 +287,7 @@ fn a_panicking_drop_deep_in_a_chain_does_not_lose_the_rest() {
     let ((), errors) = capture_errors(|| {
         let mut head = None;
         for i in 0..n {
-            head = Some(Gc::new_leaf_in(
-                MaybeBomb(i, head.take(), drops.token()),
-                &heap,
-            ));
+            head = Some(Gc::new_leaf_in(MaybeBomb(i, head.take(), drops.token()), &heap));
         }
         drop(head);
     });
@@ -363,17 +321,11 @@ fn values_are_dropped_on_the_thread_that_drops_the_last_handle() {
     struct Where(Log);
     impl Drop for Where {
         fn drop(&mut self) {
-            self.0
-                .push(std::thread::current().name().unwrap_or("?").to_owned());
+            self.0.push(std::thread::current().name().unwrap_or("?").to_owned());
         }
     }
     let g = Gc::new_leaf(Where(log.clone()));
-    std::thread::Builder::new()
-        .name("last".into())
-        .spawn(move || drop(g))
-        .unwrap()
-        .join()
-        .unwrap();
+    std::thread::Builder::new().name("last".into()).spawn(move || drop(g)).unwrap().join().unwrap();
     assert_eq!(log.take(), ["last"]);
 }
 

@@ -45,22 +45,15 @@ struct Holder {
 
 #[test]
 fn tracing_sees_the_contents_or_reports_a_locked_cell_as_opaque() {
-    let inner = Gc::new(Holder {
-        slot: GcCell::new(None),
-    });
-    let outer = Holder {
-        slot: GcCell::new(Some(inner.clone())),
-    };
+    let inner = Gc::new(Holder { slot: GcCell::new(None) });
+    let outer = Holder { slot: GcCell::new(Some(inner.clone())) };
     let seen = Referents::of(&outer);
     assert_eq!(seen.count(&inner), 1);
     assert!(!seen.is_opaque());
     let _guard = outer.slot.write();
     let seen = Referents::of(&outer);
     assert!(seen.is_empty());
-    assert!(
-        seen.is_opaque(),
-        "a cell locked for writing, here by this very thread"
-    );
+    assert!(seen.is_opaque(), "a cell locked for writing, here by this very thread");
 }
 
 #[test]

@@ -12,13 +12,7 @@ struct Container {
 }
 
 fn counts(heap: &Heap) -> (u64, u64, u64, u64) {
-    let HeapCounts {
-        allocations,
-        frees,
-        live,
-        tracked,
-        ..
-    } = heap.counts();
+    let HeapCounts { allocations, frees, live, tracked, .. } = heap.counts();
     (allocations, frees, live, tracked)
 }
 
@@ -39,11 +33,7 @@ fn counters_follow_allocations_and_deaths() {
     assert_eq!(counts(&heap), (2, 0, 2, 1));
     container.items.write().push(leaf.clone());
     drop(leaf);
-    assert_eq!(
-        counts(&heap),
-        (2, 0, 2, 1),
-        "the container still holds the leaf"
-    );
+    assert_eq!(counts(&heap), (2, 0, 2, 1), "the container still holds the leaf");
     drop(container);
     assert_eq!(counts(&heap), (2, 2, 0, 0));
 }
@@ -99,9 +89,7 @@ fn counters_are_exact_once_other_threads_are_done() {
 #[test]
 fn objects_freed_on_another_thread_leave_the_right_heap() {
     let heap = Heap::new();
-    let objects: Vec<_> = (0..1000)
-        .map(|_| Gc::new_in(Container::default(), &heap))
-        .collect();
+    let objects: Vec<_> = (0..1000).map(|_| Gc::new_in(Container::default(), &heap)).collect();
     std::thread::spawn(move || drop(objects)).join().unwrap();
     assert_eq!(counts(&heap), (1000, 1000, 0, 0));
 }

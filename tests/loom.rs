@@ -13,6 +13,17 @@ use loom::cell::UnsafeCell;
 use loom::thread;
 use weakling::{Gc, Heap, Trace, Tracer};
 
+/// Runs `body` as a loom model, on a spawned thread: loom destroys the main model thread's
+/// thread-locals after its lazy statics, too late for the heap's per-thread state to hand
+/// over; a spawned thread's locals go while the model is still running.
+fn model(body: impl Fn() + Send + Sync + 'static) {
+    let body = Arc::new(body);
+    loom::model(move || {
+        let body = body.clone();
+        thread::spawn(move || body()).join().unwrap();
+    });
+}
+
 struct Value {
     data: UnsafeCell<u64>,
     drops: Arc<AtomicUsize>,
@@ -20,10 +31,7 @@ struct Value {
 
 impl Value {
     fn new(drops: &Arc<AtomicUsize>) -> Value {
-        Value {
-            data: UnsafeCell::new(7),
-            drops: drops.clone(),
-        }
+        Value { data: UnsafeCell::new(7), drops: drops.clone() }
     }
 
     fn read(&self) -> u64 {
@@ -51,7 +59,7 @@ unsafe impl Sync for Value {}
 
 #[test]
 fn upgrade_racing_the_last_drop() {
-    loom::model(|| {
+    model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
         let heap = Heap::new();
         let g = Gc::new_in(Value::new(&drops), &heap);
@@ -73,7 +81,7 @@ fn upgrade_racing_the_last_drop() {
 
 #[test]
 fn two_last_drops_race() {
-    loom::model(|| {
+    model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
         let g1 = Gc::new(Value::new(&drops));
         let g2 = g1.clone();
@@ -92,7 +100,7 @@ fn two_last_drops_race() {
 
 #[test]
 fn callback_registration_racing_death() {
-    loom::model(|| {
+    model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
         let fired = Arc::new(AtomicUsize::new(0));
         let g1 = Gc::new(Value::new(&drops));
@@ -117,7 +125,7 @@ fn callback_registration_racing_death() {
 
 #[test]
 fn cancellation_racing_death() {
-    loom::model(|| {
+    model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
         let fired = Arc::new(AtomicUsize::new(0));
         let heap = Heap::new();
@@ -137,7 +145,7 @@ fn cancellation_racing_death() {
 
 #[test]
 fn weak_clone_and_drop_racing_death() {
-    loom::model(|| {
+    model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
         let g = Gc::new(Value::new(&drops));
         let w = Gc::downgrade(&g);
@@ -150,5 +158,38 @@ fn weak_clone_and_drop_racing_death() {
         let seen = other.join().unwrap();
         assert!(seen.is_none() || seen == Some(7));
         assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[derive(weakling::Trace)]
+struct Node {
+    #[trace(skip)]
+    value: Value,
+    next: weakling::GcCell<Option<Gc<Node>>>,
+}
+
+#[test]
+fn a_nursery_object_dying_on_another_thread_races_its_makers_flush() {
+    // Under loom a nursery flushes at two objects: `third` triggers a flush that moves `first`
+    // (or finds it dead) while the other thread drops `first`.
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let heap = Arc::new(Heap::new());
+        let node = |h: &Heap| {
+            Gc::new_in(Node { value: Value::new(&drops), next: weakling::GcCell::new(None) }, h)
+        };
+        let first = node(&heap);
+        let second = node(&heap);
+        let dropper = thread::spawn(move || {
+            assert_eq!(first.value.read(), 7);
+            drop(first);
+        });
+        let third = node(&heap);
+        drop(second);
+        dropper.join().unwrap();
+        drop(third);
+        assert_eq!(drops.load(Ordering::SeqCst), 3);
+        let counts = heap.counts();
+        assert_eq!((counts.live, counts.tracked), (0, 0));
     });
 }

@@ -20,11 +20,7 @@ struct Obj {
 
 impl Drop for Obj {
     fn drop(&mut self) {
-        assert!(
-            !self.dropped.swap(true, Ordering::SeqCst),
-            "value {} dropped twice",
-            self.id
-        );
+        assert!(!self.dropped.swap(true, Ordering::SeqCst), "value {} dropped twice", self.id);
         self.drops.fetch_add(1, Ordering::SeqCst);
     }
 }
@@ -75,11 +71,7 @@ fn threads_share_clone_upgrade_and_drop_last_handles() {
                         0 => {
                             let id = created.fetch_add(1, Ordering::SeqCst);
                             let obj = Gc::new_in(
-                                Obj {
-                                    id,
-                                    dropped: AtomicBool::new(false),
-                                    drops: drops.clone(),
-                                },
+                                Obj { id, dropped: AtomicBool::new(false), drops: drops.clone() },
                                 heap,
                             );
                             let f = fired.clone();
@@ -132,16 +124,8 @@ fn threads_share_clone_upgrade_and_drop_last_handles() {
     }
     let created = created.load(Ordering::SeqCst);
     assert!(created > 0);
-    assert_eq!(
-        drops.load(Ordering::SeqCst),
-        created,
-        "each value dropped exactly once"
-    );
-    assert_eq!(
-        fired.load(Ordering::SeqCst),
-        created,
-        "each callback fired exactly once"
-    );
+    assert_eq!(drops.load(Ordering::SeqCst), created, "each value dropped exactly once");
+    assert_eq!(fired.load(Ordering::SeqCst), created, "each callback fired exactly once");
     let counts = heap.counts();
     assert_eq!(
         (counts.allocations, counts.frees, counts.live),
@@ -179,9 +163,63 @@ fn racing_last_drops_and_cancellations_fire_each_callback_at_most_once() {
         }
     }
     let fired = fired.load(Ordering::SeqCst);
-    assert!(
-        fired >= kept,
-        "every kept registration fired ({fired} < {kept})"
-    );
+    assert!(fired >= kept, "every kept registration fired ({fired} < {kept})");
     assert!(fired <= rounds, "no callback fired twice");
+}
+
+#[derive(weakling::Trace)]
+struct Tracked {
+    #[trace(skip)]
+    #[allow(dead_code)] // held only to count drops
+    token: common::DropToken,
+    next: weakling::GcCell<Option<Gc<Tracked>>>,
+}
+
+#[test]
+fn tracked_objects_made_on_one_thread_die_on_another() {
+    // New tracked objects sit on their maker's nursery; here most die on another thread,
+    // racing the maker's flushes, and some survive the flush onto the heap's lists first.
+    let heap = Heap::new();
+    let drops = common::DropCounter::default();
+    let rounds = common::scaled(200);
+    let per_round = 300;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Gc<Tracked>>>(4);
+    std::thread::scope(|s| {
+        let (heap, drops) = (&heap, &drops);
+        s.spawn(move || {
+            for batch in rx {
+                drop(batch);
+            }
+        });
+        s.spawn(move || {
+            let mut kept = Vec::new();
+            for round in 0..rounds {
+                let mut batch = Vec::with_capacity(per_round);
+                for i in 0..per_round {
+                    let obj = Gc::new_in(
+                        Tracked {
+                            token: drops.token(),
+                            next: weakling::GcCell::new(batch.last().cloned()),
+                        },
+                        heap,
+                    );
+                    if i % 50 == 0 {
+                        kept.push(obj.clone());
+                    }
+                    batch.push(obj);
+                }
+                tx.send(batch).unwrap();
+                if round % 3 == 0 {
+                    kept.clear();
+                }
+            }
+        });
+    });
+    let expected = rounds * per_round;
+    assert_eq!(drops.get(), expected);
+    let c = heap.counts();
+    assert_eq!(
+        (c.allocations, c.frees, c.live, c.tracked),
+        (expected as u64, expected as u64, 0, 0)
+    );
 }

@@ -136,19 +136,10 @@ fn sequences_report_each_element_once() {
     assert_each_once(&Referents::of(&v.clone().into_boxed_slice()), &hs);
     assert_each_once(&Referents::of(&hs.clone()), &hs);
     assert_each_once(&Referents::of(&VecDeque::from(v.clone())), &hs);
-    assert_each_once(
-        &Referents::of(&v.iter().cloned().collect::<LinkedList<_>>()),
-        &hs,
-    );
+    assert_each_once(&Referents::of(&v.iter().cloned().collect::<LinkedList<_>>()), &hs);
     assert_each_once(&Referents::of(&BinaryHeap::from(v.clone())), &hs);
-    assert_each_once(
-        &Referents::of(&v.iter().cloned().collect::<BTreeSet<_>>()),
-        &hs,
-    );
-    assert_each_once(
-        &Referents::of(&v.iter().cloned().collect::<HashSet<_>>()),
-        &hs,
-    );
+    assert_each_once(&Referents::of(&v.iter().cloned().collect::<BTreeSet<_>>()), &hs);
+    assert_each_once(&Referents::of(&v.iter().cloned().collect::<HashSet<_>>()), &hs);
     assert!(Referents::of(&Vec::<Gc<u32>>::new()).is_empty());
 }
 
@@ -164,10 +155,7 @@ fn option_box_and_result_report_what_they_hold() {
     let [a, b] = handles();
     assert_each_once(&Referents::of(&Some(a.clone())), std::slice::from_ref(&a));
     assert!(Referents::of(&None::<Gc<u32>>).is_empty());
-    assert_each_once(
-        &Referents::of(&Box::new(a.clone())),
-        std::slice::from_ref(&a),
-    );
+    assert_each_once(&Referents::of(&Box::new(a.clone())), std::slice::from_ref(&a));
 
     let ok: Result<Gc<u32>, Gc<u32>> = Ok(a.clone());
     let err: Result<Gc<u32>, Gc<u32>> = Err(b.clone());
@@ -208,13 +196,7 @@ fn tuples_and_nesting_report_every_member() {
     assert_each_once(&Referents::of(&twelve), &hs);
 
     let [x, y, z] = handles();
-    let mixed = (
-        1_u8,
-        x.clone(),
-        "s",
-        vec![Some(y.clone()), None],
-        [z.clone()],
-    );
+    let mixed = (1_u8, x.clone(), "s", vec![Some(y.clone()), None], [z.clone()]);
     assert_each_once(&Referents::of(&mixed), &[x, y, z]);
 }
 

@@ -48,17 +48,9 @@ fn weak_counts_follow_handles() {
     assert_eq!(Gc::weak_count(&g), 1);
     let cb = Gc::downgrade_with(&g, |_| {});
     let cb2 = cb.clone();
-    assert_eq!(
-        Gc::weak_count(&g),
-        2,
-        "a callback registration counts once, whatever its clones"
-    );
+    assert_eq!(Gc::weak_count(&g), 2, "a callback registration counts once, whatever its clones");
     drop((cb, cb2));
-    assert_eq!(
-        Gc::weak_count(&g),
-        1,
-        "a cancelled registration releases its reference"
-    );
+    assert_eq!(Gc::weak_count(&g), 1, "a cancelled registration releases its reference");
     drop(g);
     assert_eq!(w1.weak_count(), 0);
 }
@@ -106,11 +98,7 @@ fn a_callback_runs_exactly_once_with_the_dead_handle() {
     assert!(w.has_callback());
     let keep = w.clone();
     drop(w);
-    assert_eq!(
-        calls.load(Ordering::SeqCst),
-        0,
-        "a clone keeps the callback armed"
-    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "a clone keeps the callback armed");
     drop(g);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert!(keep.upgrade().is_none());
@@ -142,10 +130,7 @@ fn callbacks_run_newest_first_after_every_weak_is_cleared() {
         }));
     }
     drop(g);
-    let expected: Vec<String> = (0..5)
-        .rev()
-        .map(|i| format!("{i} sees upgrade false"))
-        .collect();
+    let expected: Vec<String> = (0..5).rev().map(|i| format!("{i} sees upgrade false")).collect();
     assert_eq!(log.take(), expected);
 }
 
@@ -169,11 +154,7 @@ fn cancelled_callbacks_do_not_pile_up_on_a_long_lived_object() {
         let token = captured.token();
         drop(Gc::downgrade_with(&g, move |_| drop(token)));
     }
-    assert_eq!(
-        captured.get(),
-        10_000,
-        "each cancelled callback was dropped at once"
-    );
+    assert_eq!(captured.get(), 10_000, "each cancelled callback was dropped at once");
     assert_eq!(Gc::weak_count(&g), 0);
     let log = Log::default();
     let l = log.clone();
@@ -220,23 +201,13 @@ fn callbacks_may_allocate_drop_register_and_upgrade() {
         drop(other); // the last handle to another object with its own callback
         let fresh = Gc::new_in(String::from("fresh"), &h2);
         let l2 = l.clone();
-        s.lock()
-            .unwrap()
-            .push(Gc::downgrade_with(&fresh, move |_| l2.push("fresh died")));
+        s.lock().unwrap().push(Gc::downgrade_with(&fresh, move |_| l2.push("fresh died")));
         s.lock().unwrap().push(Gc::downgrade(&fresh));
         drop(fresh);
         l.push("callback done");
     });
     drop(g);
-    assert_eq!(
-        log.take(),
-        [
-            "upgrade self: false",
-            "other died",
-            "fresh died",
-            "callback done"
-        ]
-    );
+    assert_eq!(log.take(), ["upgrade self: false", "other died", "fresh died", "callback done"]);
     assert!(other_weak.upgrade().is_none());
     assert_eq!(h.counts().live, 0);
 }

@@ -21,9 +21,7 @@ use syn::{parse_macro_input, parse_quote, Data, DeriveInput, Error, Field, Field
 #[proc_macro_derive(Trace, attributes(trace))]
 pub fn derive_trace(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
-    expand(input)
-        .unwrap_or_else(Error::into_compile_error)
-        .into()
+    expand(input).unwrap_or_else(Error::into_compile_error).into()
 }
 
 /// Whether a field carries `#[trace(skip)]`; any other `trace` attribute is an error.
@@ -222,11 +220,7 @@ fn expand(mut input: DeriveInput) -> Result<TokenStream2> {
         param.bounds.push(parse_quote!(::weakling::Trace));
     }
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    let leaf = if leaves.is_empty() {
-        quote!(true)
-    } else {
-        quote!(#(#leaves)&&*)
-    };
+    let leaf = if leaves.is_empty() { quote!(true) } else { quote!(#(#leaves)&&*) };
     let body = if arms.is_empty() {
         // An enum without variants has no value to trace.
         quote!(match *self {})

@@ -87,9 +87,7 @@ impl Registration {
             if n == 0 {
                 return false;
             }
-            match self
-                .handles
-                .compare_exchange_weak(n, n + 1, Ordering::Acquire, Ordering::Relaxed)
+            match self.handles.compare_exchange_weak(n, n + 1, Ordering::Acquire, Ordering::Relaxed)
             {
                 Ok(_) => return true,
                 Err(seen) => n = seen,
@@ -104,9 +102,7 @@ impl Registration {
         }
         let unrun = self.callback.lock().take();
         if unrun.is_some() {
-            contained("dropping a cancelled weak-reference callback", || {
-                drop(unrun)
-            });
+            contained("dropping a cancelled weak-reference callback", || drop(unrun));
         }
         // SAFETY: the registration owned this weak reference since `new`, and this is the one
         // place it is released (handles reached zero once, and never rise again from zero).
@@ -157,10 +153,7 @@ pub(crate) unsafe fn register(registration: Arc<Registration>) -> bool {
 
 /// Takes every registration of a dead (or condemned) object out of the table.
 pub(crate) fn take(target: NonNull<Header>) -> Vec<Arc<Registration>> {
-    shard(target)
-        .lock()
-        .remove(&(target.as_ptr() as usize))
-        .unwrap_or_default()
+    shard(target).lock().remove(&(target.as_ptr() as usize)).unwrap_or_default()
 }
 
 /// Runs the callbacks of `registrations` (in registration order as taken), newest first,

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 
+use super::pause;
 use super::trace::{Trace, Tracer};
 use crate::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -44,9 +45,7 @@ pub struct GcCell<T> {
 impl<T> GcCell<T> {
     /// A cell holding `value`.
     pub fn new(value: T) -> GcCell<T> {
-        GcCell {
-            lock: RwLock::new(value),
-        }
+        GcCell { lock: RwLock::new(value) }
     }
 
     /// The contents, consuming the cell.
@@ -56,7 +55,7 @@ impl<T> GcCell<T> {
 
     /// Puts `value` in and returns the old contents (dropped by the caller, outside the lock).
     pub fn replace(&self, value: T) -> T {
-        std::mem::replace(&mut *self.lock.write(), value)
+        std::mem::replace(&mut *self.write(), value)
     }
 
     /// Puts `value` in; the old contents are dropped after the lock is released.
@@ -88,8 +87,13 @@ impl<T> GcCell<T> {
     }
 
     /// Exclusive access; blocks while others read or write.
+    ///
+    /// While the guard lives, a collection waits for it before scanning (edges must not change
+    /// under a scan), up to a time limit after which that collection is abandoned. Keep write
+    /// guards short.
     pub fn write(&self) -> GcCellMut<'_, T> {
-        GcCellMut(self.lock.write())
+        let op = pause::begin();
+        GcCellMut { guard: self.lock.write(), _op: op }
     }
 
     /// Shared access if no one is writing right now.
@@ -97,9 +101,11 @@ impl<T> GcCell<T> {
         self.lock.try_read().map(GcCellRef)
     }
 
-    /// Exclusive access if no one holds the cell right now.
+    /// Exclusive access if no one holds the cell right now (may wait briefly while a
+    /// collector scans).
     pub fn try_write(&self) -> Option<GcCellMut<'_, T>> {
-        self.lock.try_write().map(GcCellMut)
+        let op = pause::begin();
+        self.lock.try_write().map(|guard| GcCellMut { guard, _op: op })
     }
 
     /// Exclusive access through a unique borrow; never blocks.
@@ -139,7 +145,11 @@ unsafe impl<T: Trace> Trace for GcCell<T> {
 pub struct GcCellRef<'a, T>(RwLockReadGuard<'a, T>);
 
 /// Exclusive access to a [`GcCell`]'s contents.
-pub struct GcCellMut<'a, T>(RwLockWriteGuard<'a, T>);
+pub struct GcCellMut<'a, T> {
+    // Declared first: the lock is released before the operation ends.
+    guard: RwLockWriteGuard<'a, T>,
+    _op: pause::Operation,
+}
 
 impl<T> Deref for GcCellRef<'_, T> {
     type Target = T;
@@ -151,13 +161,13 @@ impl<T> Deref for GcCellRef<'_, T> {
 impl<T> Deref for GcCellMut<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        &self.0
+        &self.guard
     }
 }
 
 impl<T> DerefMut for GcCellMut<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        &mut self.0
+        &mut self.guard
     }
 }
 

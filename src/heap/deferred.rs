@@ -44,10 +44,7 @@ pub(crate) unsafe fn run_or_defer(work: Pending) {
     let entered = QUEUE.try_with(|q| {
         let depth = q.depth.get();
         if depth >= INLINE_DEPTH {
-            q.pending.borrow_mut().push(Pending {
-                header: work.header,
-                run: work.run,
-            });
+            q.pending.borrow_mut().push(Pending { header: work.header, run: work.run });
             None
         } else {
             q.depth.set(depth + 1);

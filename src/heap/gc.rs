@@ -17,6 +17,7 @@ use super::layout::{self, release_weak, vtable_of, GcBox};
 use super::space::{heap_of, Heap, HeapInner};
 use super::trace::{Trace, Tracer};
 use super::weak::Weak;
+use super::{pause, thread_state};
 use crate::contain::contained;
 use crate::sync::Ordering;
 
@@ -151,17 +152,10 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
         unsafe { (&raw mut (*ptr.as_ptr()).value).write(value) };
         // SAFETY: the header is allocated; the value is now complete.
         unsafe { header.as_ref() }.publish_first_strong();
-        if tracked {
-            // SAFETY: a new tracked box of this heap, on no list yet.
-            unsafe { inner.track(header) };
-        } else {
-            inner.count_leaf_allocation();
-        }
+        // SAFETY: a new box of this heap, complete, on no list yet.
+        unsafe { enter_heap(inner, header) };
         drop(weak);
-        Gc {
-            ptr,
-            _owns: PhantomData,
-        }
+        Gc { ptr, _owns: PhantomData }
     }
 }
 
@@ -201,21 +195,12 @@ impl<T> Gc<T> {
     ///
     /// # Safety
     /// `ptr` is a fresh box from `layout::allocate` for heap `inner`, strong count 1.
-    unsafe fn finish(ptr: NonNull<GcBox<T>>, value: T, inner: &HeapInner) -> Gc<T> {
+    unsafe fn finish(ptr: NonNull<GcBox<T>>, value: T, inner: &'static HeapInner) -> Gc<T> {
         // SAFETY: per contract the value slot is uninitialised and exclusively ours.
         unsafe { (&raw mut (*ptr.as_ptr()).value).write(value) };
-        let header = ptr.cast::<Header>();
-        // SAFETY: the header was written by `allocate`.
-        if unsafe { header.as_ref() }.is_tracked() {
-            // SAFETY: a new tracked box of this heap, on no list yet.
-            unsafe { inner.track(header) };
-        } else {
-            inner.count_leaf_allocation();
-        }
-        Gc {
-            ptr,
-            _owns: PhantomData,
-        }
+        // SAFETY: a new box of this heap, complete, on no list yet.
+        unsafe { enter_heap(inner, ptr.cast()) };
+        Gc { ptr, _owns: PhantomData }
     }
 
     #[inline]
@@ -237,10 +222,7 @@ impl<T> Gc<T> {
     /// result.
     #[inline]
     pub(crate) unsafe fn from_header(header: NonNull<Header>) -> Gc<T> {
-        Gc {
-            ptr: header.cast(),
-            _owns: PhantomData,
-        }
+        Gc { ptr: header.cast(), _owns: PhantomData }
     }
 
     /// The value, or `None` if the cycle collector has already torn it down (only code that
@@ -313,13 +295,16 @@ impl<T> Gc<T> {
     /// assert_eq!(Gc::try_unwrap(a).ok(), Some(5));
     /// ```
     pub fn try_unwrap(this: Gc<T>) -> Result<T, Gc<T>> {
+        let header = Gc::header_ptr(&this);
+        let op = this.header().is_tracked().then(pause::begin);
         if this.header().is_torn_down() || !this.header().try_take_unique() {
             return Err(this);
         }
         let this = ManuallyDrop::new(this);
-        let header = Gc::header_ptr(&this);
-        // SAFETY: the strong count just reached zero through this handle, once.
-        unsafe { Gc::<T>::leave_heap(header) };
+        // SAFETY: the strong count just reached zero through this handle, once, inside an
+        // operation if the object is tracked.
+        unsafe { leave_heap(header) };
+        drop(op);
         // SAFETY: header allocated; object dead, so no one else reaches the callbacks.
         if unsafe { header.as_ref() }.flags(Ordering::Acquire) & HAS_CALLBACKS != 0 {
             callbacks::fire(callbacks::take(header));
@@ -330,27 +315,6 @@ impl<T> Gc<T> {
         // SAFETY: the strong handles' shared weak reference, released once.
         unsafe { release_weak::<T>(header) };
         Ok(value)
-    }
-
-    /// Takes a dead object off its heap's books.
-    ///
-    /// # Safety
-    /// The object's strong count reached zero and the caller is the one that took it there.
-    unsafe fn leave_heap(header: NonNull<Header>) {
-        // SAFETY: the box is allocated until its weak references are gone.
-        let h = unsafe { header.as_ref() };
-        if h.is_torn_down() {
-            // The collector already took it off the books when it tore the value down.
-            return;
-        }
-        let heap = heap_of(h);
-        if h.is_tracked() {
-            // SAFETY: tracked, of this heap, still listed; only the thread that took the strong
-            // count to zero gets here.
-            unsafe { heap.untrack(header) };
-        } else {
-            heap.count_leaf_free();
-        }
     }
 
     /// Destroys an object whose strong count just reached zero: callbacks, value, memory.
@@ -430,29 +394,75 @@ impl<T> Clone for Gc<T> {
     #[inline]
     fn clone(&self) -> Gc<T> {
         self.header().inc_strong();
-        Gc {
-            ptr: self.ptr,
-            _owns: PhantomData,
-        }
+        Gc { ptr: self.ptr, _owns: PhantomData }
     }
 }
 
 impl<T> Drop for Gc<T> {
     #[inline]
     fn drop(&mut self) {
-        if !self.header().dec_strong() {
+        let header = Gc::header_ptr(self);
+        let h = self.header();
+        if h.is_tracked() {
+            // The collector must not see this count fall while it scans.
+            let _op = pause::begin();
+            if !h.dec_strong() {
+                return;
+            }
+            // SAFETY: this drop took the strong count to zero, inside an operation.
+            unsafe { leave_heap(header) };
+        } else {
+            if !h.dec_strong() {
+                return;
+            }
+            // SAFETY: this drop took the strong count to zero.
+            unsafe { leave_heap(header) };
+        }
+        if !std::mem::needs_drop::<T>() && h.flags(Ordering::Acquire) & HAS_CALLBACKS == 0 {
+            // Nothing to run and nothing that could recurse: free at once.
+            // SAFETY: the strong handles' shared weak reference, released once.
+            unsafe { release_weak::<T>(header) };
             return;
         }
-        let header = Gc::header_ptr(self);
-        // SAFETY: this drop took the strong count to zero.
-        unsafe { Gc::<T>::leave_heap(header) };
         // SAFETY: `destroy` runs once, for an object that left the books, on this thread.
-        unsafe {
-            deferred::run_or_defer(Pending {
-                header,
-                run: Gc::<T>::destroy,
-            })
-        };
+        unsafe { deferred::run_or_defer(Pending { header, run: Gc::<T>::destroy }) };
+    }
+}
+
+/// Puts a complete new object in its heap's books: a tracked one on this thread's nursery.
+///
+/// # Safety
+/// `header` is a new box of `inner`, value written, on no list yet.
+unsafe fn enter_heap(inner: &'static HeapInner, header: NonNull<Header>) {
+    // SAFETY: the header was written by `allocate`.
+    if unsafe { header.as_ref() }.is_tracked() {
+        let _op = pause::begin();
+        // SAFETY: forwarded contract, inside an operation.
+        unsafe { thread_state::track(inner, header) };
+    } else {
+        thread_state::count_leaf_allocation(inner);
+    }
+}
+
+/// Takes a dead object off its heap's books.
+///
+/// # Safety
+/// The object's strong count reached zero and the caller is the one that took it there;
+/// for a tracked object, the caller is inside a mutator operation.
+unsafe fn leave_heap(header: NonNull<Header>) {
+    // SAFETY: the box is allocated until its weak references are gone.
+    let h = unsafe { header.as_ref() };
+    if h.is_torn_down() {
+        // The collector already took it off the books when it tore the value down.
+        return;
+    }
+    let heap = heap_of(h);
+    if h.is_tracked() {
+        // SAFETY: tracked, of this heap, on a nursery or list; only this thread takes it off,
+        // inside an operation.
+        unsafe { thread_state::untrack(heap, header) };
+    } else {
+        thread_state::count_leaf_free(heap);
     }
 }
 

@@ -85,9 +85,7 @@ impl Header {
             }
             // Acquire on success: the upgraded handle may read the value, whose last writes
             // were published by the Release decrements of earlier handles.
-            match self
-                .strong
-                .compare_exchange_weak(n, n + 1, Ordering::Acquire, Ordering::Relaxed)
+            match self.strong.compare_exchange_weak(n, n + 1, Ordering::Acquire, Ordering::Relaxed)
             {
                 Ok(_) => return true,
                 Err(seen) => n = seen,
@@ -111,11 +109,7 @@ impl Header {
     /// Takes the count from 1 to 0 if the caller holds the only strong handle
     /// (`Gc::try_unwrap`).
     pub(crate) fn try_take_unique(&self) -> bool {
-        if self
-            .strong
-            .compare_exchange(1, 0, Ordering::Relaxed, Ordering::Relaxed)
-            .is_err()
-        {
+        if self.strong.compare_exchange(1, 0, Ordering::Relaxed, Ordering::Relaxed).is_err() {
             return false;
         }
         fence(Ordering::Acquire);

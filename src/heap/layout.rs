@@ -121,10 +121,7 @@ pub(crate) fn allocate<T: 'static>(
         unsafe {
             gc_head_of(NonNull::new_unchecked(boxed.cast()))
                 .as_ptr()
-                .write(GcHead {
-                    vtable,
-                    slot: AtomicU64::new(0),
-                })
+                .write(GcHead { vtable, slot: AtomicU64::new(0) })
         };
     }
     // SAFETY: non-null because the allocation succeeded.
@@ -154,11 +151,8 @@ pub(crate) const unsafe fn gc_head_of(header: NonNull<Header>) -> NonNull<GcHead
 pub(crate) unsafe fn free<T>(header: NonNull<Header>) {
     // SAFETY: the header is still allocated and readable.
     let tracked = unsafe { header.as_ref() }.is_tracked();
-    let (layout, offset) = if tracked {
-        tracked_layout::<T>()
-    } else {
-        (Layout::new::<GcBox<T>>(), 0)
-    };
+    let (layout, offset) =
+        if tracked { tracked_layout::<T>() } else { (Layout::new::<GcBox<T>>(), 0) };
     // SAFETY: `offset` is the distance from the allocation's start, as at allocation.
     let base = unsafe { header.cast::<u8>().as_ptr().sub(offset) };
     // SAFETY: `base` and `layout` are exactly those returned by / given to `alloc`.

@@ -20,66 +20,61 @@ use std::ptr::NonNull;
 
 use super::header::{Header, MAX_HEAP_ID};
 use super::layout::gc_head_of;
-use crate::sync::{global, thread_stripe, AtomicU64, AtomicUsize, CachePadded, Mutex, Ordering};
+use super::thread_state::{registry, Tally};
+use crate::sync::{global, AtomicUsize, CachePadded, Mutex, MutexGuard, Ordering};
 
 /// Shards per heap (a power of two).
-const SHARDS: usize = 16;
+pub(crate) const SHARDS: usize = 16;
 /// Tracked lists per shard: three generations and the frozen (permanent) list.
 pub(crate) const LISTS: usize = 4;
+/// Slot list tag: on a thread's nursery (the middle field names the thread).
+pub(crate) const NURSERY: usize = 0xFD;
+/// Slot list tag: died on another thread while on a nursery.
+pub(crate) const DEAD_IN_NURSERY: usize = 0xFC;
 
 /// An object's header address, as the tracked lists store it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct ObjPtr(pub(crate) NonNull<Header>);
 
 // SAFETY: an ObjPtr is only an address; it is dereferenced only by code that knows the object
-// is still on a list (taken off before its box is freed), under that list's lock.
+// is still on a list or nursery (taken off before its box is freed), under that list's rules.
 unsafe impl Send for ObjPtr {}
 
-/// One shard: some tracked lists and their counters, under one lock.
+/// One shard: some tracked lists, under one lock.
 #[derive(Default)]
 pub(crate) struct Shard {
     pub(crate) lists: [Vec<ObjPtr>; LISTS],
-    allocations: u64,
-    frees: u64,
-}
-
-#[derive(Default)]
-struct Stripe {
-    allocations: AtomicU64,
-    frees: AtomicU64,
+    /// Objects that entered list 0 since the collector last looked.
+    pub(crate) young_entered: u64,
 }
 
 /// The state of one heap; lives for the rest of the process once made.
 pub(crate) struct HeapInner {
     id: u32,
     shards: Box<[CachePadded<Mutex<Shard>>]>,
-    leaves: Box<[CachePadded<Stripe>]>,
+    /// Counts of threads that have exited, folded in.
+    retired: Tally,
+    /// Counts of operations run while a thread's thread-locals were already gone.
+    orphans: Tally,
 }
 
-// Slot encoding in a GcHead: | list (8) | shard (8) | index (32) |.
-fn encode(list: usize, shard: usize, index: usize) -> u64 {
-    debug_assert!(index <= u32::MAX as usize);
-    ((list as u64) << 40) | ((shard as u64) << 32) | index as u64
+/// Slot encoding in a GcHead: | list (8) | shard or thread (16) | index (32) |.
+pub(crate) fn encode(list: usize, owner: usize, index: usize) -> u64 {
+    debug_assert!(index <= u32::MAX as usize && owner <= u16::MAX as usize && list <= 0xff);
+    ((list as u64) << 48) | ((owner as u64) << 32) | index as u64
 }
 
-fn decode(slot: u64) -> (usize, usize, usize) {
-    (
-        (slot >> 40) as usize & 0xff,
-        (slot >> 32) as usize & 0xff,
-        slot as u32 as usize,
-    )
+pub(crate) fn decode(slot: u64) -> (usize, usize, usize) {
+    ((slot >> 48) as usize & 0xff, (slot >> 32) as usize & 0xffff, slot as u32 as usize)
 }
 
 impl HeapInner {
     fn new(id: u32) -> HeapInner {
         HeapInner {
             id,
-            shards: (0..SHARDS)
-                .map(|_| CachePadded(Mutex::new(Shard::default())))
-                .collect(),
-            leaves: (0..SHARDS)
-                .map(|_| CachePadded(Stripe::default()))
-                .collect(),
+            shards: (0..SHARDS).map(|_| CachePadded(Mutex::new(Shard::default()))).collect(),
+            retired: Tally::default(),
+            orphans: Tally::default(),
         }
     }
 
@@ -87,80 +82,96 @@ impl HeapInner {
         self.id
     }
 
-    /// Puts a new tracked object on list 0 of this thread's shard.
+    /// Locks shard `i` (modulo the shard count).
+    pub(crate) fn lock_shard(&self, i: usize) -> MutexGuard<'_, Shard> {
+        self.shards[i % SHARDS].lock()
+    }
+
+    /// Puts a new tracked object directly on list 0 of shard 0 (threads without a nursery).
     ///
     /// # Safety
-    /// `header` must be a tracked box of this heap, not yet on any list.
-    pub(crate) unsafe fn track(&self, header: NonNull<Header>) {
-        let shard_index = thread_stripe() % SHARDS;
-        let mut shard = self.shards[shard_index].lock();
+    /// `header` must be a tracked box of this heap, on no list yet.
+    pub(crate) unsafe fn track_in_shard(&self, header: NonNull<Header>) {
+        let mut shard = self.shards[0].lock();
         let index = shard.lists[0].len();
         shard.lists[0].push(ObjPtr(header));
-        shard.allocations += 1;
+        shard.young_entered += 1;
         // SAFETY: tracked box, allocated; the slot is written under the shard lock.
-        unsafe { gc_head_of(header).as_ref() }
-            .slot
-            .store(encode(0, shard_index, index), Ordering::Relaxed);
+        unsafe { gc_head_of(header).as_ref() }.slot.store(encode(0, 0, index), Ordering::Release);
     }
 
     /// Takes a dying tracked object off its list.
     ///
     /// # Safety
-    /// `header` must be a tracked box of this heap currently on a list, and no one else may
-    /// take it off concurrently.
-    pub(crate) unsafe fn untrack(&self, header: NonNull<Header>) {
+    /// `header` must be a tracked box of this heap currently on a list (not a nursery), and no
+    /// one else may take it off concurrently.
+    pub(crate) unsafe fn untrack_in_shard(&self, header: NonNull<Header>) {
         // SAFETY: tracked and allocated per the contract.
         let head = unsafe { gc_head_of(header).as_ref() };
-        // The shard part of the slot never changes, so it can be read before locking.
-        let (_, shard_index, _) = decode(head.slot.load(Ordering::Relaxed));
+        // The shard part of a list slot never changes, so it can be read before locking.
+        let (_, shard_index, _) = decode(head.slot.load(Ordering::Acquire));
         let mut shard = self.shards[shard_index].lock();
-        let (list, _, index) = decode(head.slot.load(Ordering::Relaxed));
+        let (list, _, index) = decode(head.slot.load(Ordering::Acquire));
         let list_vec = &mut shard.lists[list];
         debug_assert_eq!(list_vec[index], ObjPtr(header));
         list_vec.swap_remove(index);
         if let Some(moved) = list_vec.get(index) {
             // SAFETY: `moved` is on a list, hence tracked and allocated.
-            unsafe { gc_head_of(moved.0).as_ref() }
-                .slot
-                .store(encode(list, shard_index, index), Ordering::Relaxed);
+            let moved_head = unsafe { gc_head_of(moved.0).as_ref() };
+            moved_head.slot.store(encode(list, shard_index, index), Ordering::Release);
         }
-        shard.frees += 1;
     }
 
-    #[inline]
-    pub(crate) fn count_leaf_allocation(&self) {
-        self.leaves[thread_stripe() % SHARDS]
-            .allocations
-            .fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn orphan_tally(&self) -> &Tally {
+        &self.orphans
     }
 
-    #[inline]
-    pub(crate) fn count_leaf_free(&self) {
-        self.leaves[thread_stripe() % SHARDS]
-            .frees
-            .fetch_add(1, Ordering::Relaxed);
+    /// Folds an exiting thread's tally into the retired totals.
+    pub(crate) fn retire(&self, tally: &Tally) {
+        for (into, from) in [
+            (&self.retired.leaf_allocations, &tally.leaf_allocations),
+            (&self.retired.leaf_frees, &tally.leaf_frees),
+            (&self.retired.tracked_allocations, &tally.tracked_allocations),
+            (&self.retired.tracked_frees, &tally.tracked_frees),
+        ] {
+            into.fetch_add(from.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
     }
 
     fn counts(&self) -> HeapCounts {
-        let mut counts = HeapCounts::default();
-        for stripe in self.leaves.iter() {
-            counts.allocations += stripe.allocations.load(Ordering::Relaxed);
-            counts.frees += stripe.frees.load(Ordering::Relaxed);
+        let mut sum = [0_u64; 4];
+        let mut add = |t: &Tally| {
+            sum[0] += t.leaf_allocations.load(Ordering::Relaxed);
+            sum[1] += t.leaf_frees.load(Ordering::Relaxed);
+            sum[2] += t.tracked_allocations.load(Ordering::Relaxed);
+            sum[3] += t.tracked_frees.load(Ordering::Relaxed);
+        };
+        // Under the registry lock, so that an exiting thread is counted exactly once.
+        let registry = registry();
+        add(&self.retired);
+        add(&self.orphans);
+        for state in registry.states() {
+            if let Some(t) = state.tally_of(self.id) {
+                add(&t);
+            }
         }
-        for shard in self.shards.iter() {
-            let shard = shard.lock();
-            counts.allocations += shard.allocations;
-            counts.frees += shard.frees;
-            counts.tracked += shard.lists.iter().map(|l| l.len() as u64).sum::<u64>();
+        let allocations = sum[0] + sum[2];
+        let frees = sum[1] + sum[3];
+        HeapCounts {
+            allocations,
+            frees,
+            live: allocations.saturating_sub(frees),
+            tracked: sum[2].saturating_sub(sum[3]),
         }
-        counts.live = counts.allocations.saturating_sub(counts.frees);
-        counts
     }
 }
 
 /// What a heap has allocated and freed so far.
 ///
-/// Exact whenever no other thread allocates or frees in the heap during the call.
+/// Each thread counts on its own and readers add the counts up, so the figures are exact
+/// whenever the other threads' allocations and frees happen before the call (for example,
+/// those threads were joined, or signalled the caller); counts of threads still running may
+/// lag by their latest operations.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HeapCounts {
@@ -208,13 +219,8 @@ impl Heap {
     #[must_use = "a heap is only useful to allocate in"]
     pub fn new() -> Heap {
         let id = NEXT_HEAP_ID.fetch_add(1, Ordering::Relaxed);
-        assert!(
-            id <= MAX_HEAP_ID as usize,
-            "weakling: too many heaps made in this process"
-        );
-        Heap {
-            inner: register(id as u32),
-        }
+        assert!(id <= MAX_HEAP_ID as usize, "weakling: too many heaps made in this process");
+        Heap { inner: register(id as u32) }
     }
 
     /// The process-wide default heap, used by [`Gc::new`](crate::Gc::new).
@@ -247,10 +253,7 @@ impl Default for Heap {
 
 impl fmt::Debug for Heap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Heap")
-            .field("id", &self.inner.id)
-            .field("counts", &self.counts())
-            .finish()
+        f.debug_struct("Heap").field("id", &self.inner.id).field("counts", &self.counts()).finish()
     }
 }
 
@@ -299,13 +302,18 @@ fn register(id: u32) -> &'static HeapInner {
 /// The heap an object belongs to.
 #[inline]
 pub(crate) fn heap_of(header: &Header) -> &'static HeapInner {
-    let id = header.heap_id();
+    heap_by_id(header.heap_id())
+}
+
+/// The heap with id `id`, which must have been registered.
+#[inline]
+pub(crate) fn heap_by_id(id: u32) -> &'static HeapInner {
     if id == 0 {
         return GLOBAL_HEAP.inner;
     }
     let chunk = TABLE.chunks[id as usize / CHUNK].load(Ordering::Acquire) as *const AtomicUsize;
-    // SAFETY: an object of heap `id` exists, so `register(id)` completed before it was made,
-    // and the object's creation happens before this call; chunks and entries are never freed.
+    // SAFETY: heap `id` was registered (an object or tally of it exists, made after
+    // `register(id)` completed and before this call); chunks and entries are never freed.
     let entry = unsafe { &*chunk.add(id as usize % CHUNK) };
     // SAFETY: as above, the entry holds a leaked, never-freed HeapInner.
     unsafe { &*(entry.load(Ordering::Acquire) as *const HeapInner) }
@@ -318,10 +326,7 @@ mod tests {
     #[test]
     fn slots_round_trip() {
         assert_eq!(decode(encode(3, 15, 123_456)), (3, 15, 123_456));
-        assert_eq!(
-            decode(encode(0, 0, u32::MAX as usize)),
-            (0, 0, u32::MAX as usize)
-        );
+        assert_eq!(decode(encode(0, 0, u32::MAX as usize)), (0, 0, u32::MAX as usize));
     }
 
     #[test]

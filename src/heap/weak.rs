@@ -68,18 +68,12 @@ impl<T> Weak<T> {
 
     /// Adopts one weak reference the caller holds on `header`.
     pub(crate) fn from_header(header: NonNull<Header>) -> Weak<T> {
-        Weak {
-            raw: header.cast(),
-            _observes: PhantomData,
-        }
+        Weak { raw: header.cast(), _observes: PhantomData }
     }
 
     /// Adopts one handle count (and this `Arc` count) of `registration`.
     pub(crate) fn from_registration(registration: Arc<Registration>) -> Weak<T> {
-        let raw = Arc::into_raw(registration)
-            .cast::<u8>()
-            .cast_mut()
-            .map_addr(|a| a | REGISTERED);
+        let raw = Arc::into_raw(registration).cast::<u8>().cast_mut().map_addr(|a| a | REGISTERED);
         // SAFETY: from a non-null Arc pointer, with a bit set.
         let raw = unsafe { NonNull::new_unchecked(raw) };
         Weak { raw, _observes: PhantomData }
@@ -90,11 +84,7 @@ impl<T> Weak<T> {
         if addr == DANGLING {
             Kind::Dangling
         } else if addr & REGISTERED != 0 {
-            let reg = self
-                .raw
-                .as_ptr()
-                .map_addr(|a| a & !REGISTERED)
-                .cast::<Registration>();
+            let reg = self.raw.as_ptr().map_addr(|a| a & !REGISTERED).cast::<Registration>();
             // SAFETY: this handle owns an Arc count of the registration.
             Kind::Registered(unsafe { &*reg })
         } else {
@@ -118,7 +108,10 @@ impl<T> Weak<T> {
     pub fn upgrade(&self) -> Option<Gc<T>> {
         let header = self.target()?;
         // SAFETY: this handle keeps the header allocated.
-        if unsafe { header.as_ref() }.try_inc_strong() {
+        let h = unsafe { header.as_ref() };
+        // The collector must not see a count rise from nothing while it scans.
+        let _op = h.is_tracked().then(super::pause::begin);
+        if h.try_inc_strong() {
             // SAFETY: the strong count raised above is handed to the new handle; the header is
             // that of a GcBox<T>.
             Some(unsafe { Gc::from_header(header) })
@@ -131,8 +124,7 @@ impl<T> Weak<T> {
     #[must_use]
     pub fn strong_count(&self) -> usize {
         // SAFETY: this handle keeps the header allocated.
-        self.target()
-            .map_or(0, |h| unsafe { h.as_ref() }.strong_count())
+        self.target().map_or(0, |h| unsafe { h.as_ref() }.strong_count())
     }
 
     /// The number of weak references to the object while it lives (as
@@ -177,19 +169,12 @@ impl<T> Clone for Weak<T> {
             Kind::Plain(h) => unsafe { h.as_ref() }.inc_weak(),
             Kind::Registered(r) => {
                 r.acquire_handle();
-                let reg = self
-                    .raw
-                    .as_ptr()
-                    .map_addr(|a| a & !REGISTERED)
-                    .cast::<Registration>();
+                let reg = self.raw.as_ptr().map_addr(|a| a & !REGISTERED).cast::<Registration>();
                 // SAFETY: this handle owns an Arc count, so the Arc is alive.
                 unsafe { Arc::increment_strong_count(reg) };
             }
         }
-        Weak {
-            raw: self.raw,
-            _observes: PhantomData,
-        }
+        Weak { raw: self.raw, _observes: PhantomData }
     }
 }
 
@@ -201,11 +186,7 @@ impl<T> Drop for Weak<T> {
             Kind::Plain(h) => unsafe { release_weak::<T>(h) },
             Kind::Registered(r) => {
                 r.release_handle();
-                let reg = self
-                    .raw
-                    .as_ptr()
-                    .map_addr(|a| a & !REGISTERED)
-                    .cast::<Registration>();
+                let reg = self.raw.as_ptr().map_addr(|a| a & !REGISTERED).cast::<Registration>();
                 // SAFETY: this handle's Arc count, released once.
                 unsafe { Arc::decrement_strong_count(reg) };
             }

@@ -74,10 +74,7 @@ impl Log {
 
 /// Scales iteration counts down when CI runs the tests under valgrind or a sanitizer.
 pub fn scaled(n: usize) -> usize {
-    match std::env::var("WEAKLING_TEST_SCALE")
-        .ok()
-        .and_then(|s| s.parse::<usize>().ok())
-    {
+    match std::env::var("WEAKLING_TEST_SCALE").ok().and_then(|s| s.parse::<usize>().ok()) {
         Some(divisor) if divisor > 0 => (n / divisor).max(1),
         _ => n,
     }

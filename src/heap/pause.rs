@@ -1,0 +1,243 @@
+//! Stopping the world at operation boundaries: how the cycle collector and the threads that
+//! use handles stay out of each other's way.
+//!
+//! # What the collector needs
+//!
+//! Trial deletion (see `collect`) reads every candidate's strong count and every candidate's
+//! edges, over some time. Its result is right if, while it reads, **no strong count goes down,
+//! no weak handle is upgraded, and no traced edge changes**. Then counts can only go *up*, and
+//! only by cloning a handle the cloning thread already reaches, so an object reachable from
+//! outside when the scan starts is still found reachable, and an object unreachable when the
+//! scan starts stays so (nothing can upgrade to it).
+//!
+//! # Mutator operations
+//!
+//! The steps that could break that are *mutator operations*: dropping a strong handle to a
+//! tracked object (with taking it off its list when it was the last), upgrading a weak handle
+//! to a tracked object, `Gc::try_unwrap`, and holding a [`GcCell`](crate::GcCell) write guard.
+//! Clones and reads are not operations; leaves never take part (the collector never scans them).
+//!
+//! Each thread has a `busy` depth that only it writes. An operation raises it, then reads the
+//! global `STOP` flag; a collector raises `STOP`, then reads every thread's `busy`. This is
+//! Dekker's pattern: a full fence between the write and the read on *both* sides guarantees that
+//! at least one side sees the other, so either the thread sees `STOP` and backs off before
+//! touching anything, or the collector sees the thread busy and waits until it is done
+//! (`Release` on leaving pairs with the collector's `Acquire`, so the operation's effects are
+//! visible to the scan). Operations never run user code and never wait for anything but short
+//! list locks, so waiting for them is brief; a thread that holds a `GcCell` write guard for
+//! long makes the collector wait, up to a time limit after which the collection is abandoned
+//! (conservative: nothing is freed) rather than risk a deadlock with that thread.
+//!
+//! # The asymmetric fence
+//!
+//! A hardware fence on every drop would cost as much again as the drop itself. On Linux the
+//! collector instead calls `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`, which makes every
+//! running thread of the process execute a full fence; the thread's side then needs only a
+//! compiler fence. Until that command is registered, and wherever it is unavailable (other
+//! systems, valgrind), threads use a real `SeqCst` fence instead. Under loom both sides use
+//! `SeqCst` fences, which loom models.
+//!
+//! The collecting thread never waits for itself: its own cells held for writing are seen as
+//! opaque by tracing (conservative), and it runs no operation while it collects.
+
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::thread_state::{registry, with_local, ThreadState};
+use crate::sync::{fence, global, global_atomic, Mutex, MutexGuard, Ordering};
+
+global_atomic! {
+    /// Raised while a collector scans.
+    static STOP: AtomicBool = false;
+}
+global_atomic! {
+    /// Whether threads must use a hardware fence (no asymmetric fence available yet).
+    static FULL_FENCES: AtomicBool = true;
+}
+global! {
+    /// Operations of threads whose thread-local state is gone (thread exit) run under this
+    /// lock, which a stopped world holds.
+    static ORPHANS: Mutex<()> = Mutex::new(());
+}
+
+/// Run once per thread before its first operation: enables the asymmetric fence if it can.
+pub(crate) fn prepare() {
+    enable_asymmetric_fence();
+}
+
+/// Serialises an exiting thread's last heap work with collectors.
+pub(crate) fn orphan_lock() -> MutexGuard<'static, ()> {
+    ORPHANS.lock()
+}
+
+/// Registers the process for expedited membarrier once; on success threads may use compiler
+/// fences from then on.
+fn enable_asymmetric_fence() {
+    #[cfg(all(target_os = "linux", not(weakling_loom)))]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            const REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
+            // SAFETY: membarrier takes plain integers and touches no memory of ours.
+            let r =
+                unsafe { libc::syscall(libc::SYS_membarrier, REGISTER_PRIVATE_EXPEDITED, 0, 0) };
+            if r == 0 {
+                FULL_FENCES.store(false, Ordering::Release);
+            }
+        });
+    }
+}
+
+/// The thread's half of the fence pair.
+#[inline]
+fn light_fence() {
+    #[cfg(weakling_loom)]
+    fence(Ordering::SeqCst);
+    #[cfg(not(weakling_loom))]
+    if FULL_FENCES.load(Ordering::Relaxed) {
+        fence(Ordering::SeqCst);
+    } else {
+        std::sync::atomic::compiler_fence(Ordering::SeqCst);
+    }
+}
+
+/// The collector's half of the fence pair.
+#[allow(dead_code)] // used by the cycle collector
+fn heavy_fence() {
+    #[cfg(all(target_os = "linux", not(weakling_loom)))]
+    if !FULL_FENCES.load(Ordering::Acquire) {
+        const PRIVATE_EXPEDITED: libc::c_int = 1 << 3;
+        // SAFETY: as at registration.
+        let r = unsafe { libc::syscall(libc::SYS_membarrier, PRIVATE_EXPEDITED, 0, 0) };
+        // Registered, so this cannot fail; if it did, threads would not be fenced: abort
+        // rather than scan unsafely.
+        if r != 0 {
+            std::process::abort();
+        }
+        return;
+    }
+    fence(Ordering::SeqCst);
+}
+
+/// An operation in progress on this thread; ends when dropped. Not `Send`: it must end on
+/// the thread that began it.
+pub(crate) struct Operation {
+    state: Option<*const ThreadState>,
+    _orphan: Option<MutexGuard<'static, ()>>,
+    _not_send: PhantomData<*const ()>,
+}
+
+/// Begins a mutator operation, waiting while a collector scans.
+#[inline]
+pub(crate) fn begin() -> Operation {
+    let Some(state) = with_local(|l| Arc::as_ptr(&l.state)) else {
+        // Thread-local state is gone: this thread is exiting. Serialise with collectors.
+        return Operation { state: None, _orphan: Some(ORPHANS.lock()), _not_send: PhantomData };
+    };
+    // SAFETY: the state is kept alive by this thread's registration, which outlives every
+    // operation this thread begins while its thread-locals exist.
+    let s = unsafe { &*state };
+    let depth = s.busy.load(Ordering::Relaxed);
+    s.busy.store(depth + 1, Ordering::Relaxed);
+    if depth == 0 {
+        light_fence();
+        if STOP.load(Ordering::Relaxed) {
+            wait_for_resume(s);
+        }
+    }
+    Operation { state: Some(state), _orphan: None, _not_send: PhantomData }
+}
+
+#[cold]
+fn wait_for_resume(s: &ThreadState) {
+    loop {
+        // Back off completely so the collector may proceed.
+        s.busy.store(0, Ordering::Release);
+        while STOP.load(Ordering::Acquire) {
+            crate::sync::yield_now();
+        }
+        s.busy.store(1, Ordering::Relaxed);
+        light_fence();
+        if !STOP.load(Ordering::Relaxed) {
+            return;
+        }
+    }
+}
+
+impl Drop for Operation {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(state) = self.state {
+            // SAFETY: as in `begin`.
+            let s = unsafe { &*state };
+            let depth = s.busy.load(Ordering::Relaxed);
+            // Release: the operation's effects happen before a collector that sees 0.
+            s.busy.store(depth - 1, Ordering::Release);
+        }
+    }
+}
+
+/// The world stopped by a collector: no thread but the caller is inside an operation, and
+/// none can begin one, until this is dropped.
+#[allow(dead_code)] // used by the cycle collector
+pub(crate) struct Stopped {
+    _orphans: MutexGuard<'static, ()>,
+}
+
+/// Stops the world, waiting at most `patience` for busy threads. `None` if some thread stayed
+/// busy that long (the world is running again then).
+///
+/// Callers serialise: only one collector stops the world at a time.
+#[allow(dead_code)] // used by the cycle collector
+pub(crate) fn stop_the_world(patience: Duration) -> Option<Stopped> {
+    let orphans = ORPHANS.lock();
+    STOP.store(true, Ordering::Relaxed);
+    heavy_fence();
+    let me = with_local(|l| Arc::as_ptr(&l.state));
+    let threads: Vec<Arc<ThreadState>> = registry().states().to_vec();
+    let deadline = Instant::now() + patience;
+    for t in &threads {
+        if Some(Arc::as_ptr(t)) == me {
+            continue;
+        }
+        while t.busy.load(Ordering::Acquire) != 0 {
+            if Instant::now() >= deadline {
+                STOP.store(false, Ordering::Release);
+                return None;
+            }
+            crate::sync::yield_now();
+        }
+    }
+    Some(Stopped { _orphans: orphans })
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        STOP.store(false, Ordering::Release);
+    }
+}
+
+thread_local! {
+    static COLLECTING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is inside a collection (its user-code phase included).
+#[allow(dead_code)] // used by the cycle collector
+pub(crate) fn collecting() -> bool {
+    COLLECTING.with(Cell::get)
+}
+
+/// Marks this thread as collecting until the guard drops.
+#[allow(dead_code)] // used by the cycle collector
+pub(crate) fn mark_collecting() -> impl Drop {
+    struct Unmark;
+    impl Drop for Unmark {
+        fn drop(&mut self) {
+            COLLECTING.with(|c| c.set(false));
+        }
+    }
+    COLLECTING.with(|c| c.set(true));
+    Unmark
+}
