@@ -14,7 +14,6 @@ use std::cell::{Cell, RefCell};
 use std::ptr::NonNull;
 
 use super::header::Header;
-use crate::sync::thread_local;
 
 /// Destruction work for one object: `run(header)` must not unwind.
 pub(crate) struct Pending {
@@ -30,9 +29,14 @@ struct Queue {
     pending: RefCell<Vec<Pending>>,
 }
 
-thread_local! {
-    // Not `const {}`: loom's `thread_local!`, used under `--cfg weakling_loom`, takes none.
-    #[allow(clippy::missing_const_for_thread_local)]
+#[cfg(not(weakling_loom))]
+std::thread_local! {
+    static QUEUE: Queue = const { Queue { depth: Cell::new(0), pending: RefCell::new(Vec::new()) } };
+}
+
+// loom's `thread_local!` takes no constant initialiser.
+#[cfg(weakling_loom)]
+loom::thread_local! {
     static QUEUE: Queue = Queue { depth: Cell::new(0), pending: RefCell::new(Vec::new()) };
 }
 
@@ -41,32 +45,29 @@ thread_local! {
 /// # Safety
 /// `work.run(work.header)` must be sound to call once, at any later point on this thread.
 pub(crate) unsafe fn run_or_defer(work: Pending) {
-    let entered = QUEUE.try_with(|q| {
-        let depth = q.depth.get();
-        if depth >= INLINE_DEPTH {
-            q.pending.borrow_mut().push(Pending { header: work.header, run: work.run });
-            None
-        } else {
-            q.depth.set(depth + 1);
-            Some(depth == 0)
-        }
-    });
-    let outermost = match entered {
-        Ok(Some(outermost)) => outermost,
-        Ok(None) => return,
-        Err(_) => {
-            // SAFETY: forwarded contract; no queue exists any more on this thread.
-            unsafe { (work.run)(work.header) };
-            return;
-        }
+    let Ok(queue) = QUEUE.try_with(|q| q as *const Queue) else {
+        // SAFETY: forwarded contract; no queue exists any more on this thread.
+        unsafe { (work.run)(work.header) };
+        return;
     };
+    // SAFETY: this thread's queue outlives this call (thread-locals are destroyed only after
+    // the thread's code, this call included, has finished), and only this thread uses it.
+    let queue = unsafe { &*queue };
+    let depth = queue.depth.get();
+    if depth >= INLINE_DEPTH {
+        queue.pending.borrow_mut().push(work);
+        return;
+    }
+    queue.depth.set(depth + 1);
     // SAFETY: forwarded contract.
     unsafe { (work.run)(work.header) };
-    if outermost {
-        while let Some(next) = QUEUE.with(|q| q.pending.borrow_mut().pop()) {
+    if depth == 0 {
+        loop {
+            let next = queue.pending.borrow_mut().pop();
+            let Some(next) = next else { break };
             // SAFETY: queued work carries the same contract.
             unsafe { (next.run)(next.header) };
         }
     }
-    QUEUE.with(|q| q.depth.set(q.depth.get() - 1));
+    queue.depth.set(depth);
 }

@@ -303,7 +303,7 @@ impl<T> Gc<T> {
         let this = ManuallyDrop::new(this);
         // SAFETY: the strong count just reached zero through this handle, once, inside an
         // operation if the object is tracked.
-        unsafe { leave_heap(header) };
+        unsafe { leave_heap(header, op.as_ref()) };
         drop(op);
         // SAFETY: header allocated; object dead, so no one else reaches the callbacks.
         if unsafe { header.as_ref() }.flags(Ordering::Acquire) & HAS_CALLBACKS != 0 {
@@ -405,18 +405,18 @@ impl<T> Drop for Gc<T> {
         let h = self.header();
         if h.is_tracked() {
             // The collector must not see this count fall while it scans.
-            let _op = pause::begin();
+            let op = pause::begin();
             if !h.dec_strong() {
                 return;
             }
-            // SAFETY: this drop took the strong count to zero, inside an operation.
-            unsafe { leave_heap(header) };
+            // SAFETY: this drop took the strong count to zero, inside `op`.
+            unsafe { leave_heap(header, Some(&op)) };
         } else {
             if !h.dec_strong() {
                 return;
             }
             // SAFETY: this drop took the strong count to zero.
-            unsafe { leave_heap(header) };
+            unsafe { leave_heap(header, None) };
         }
         if !std::mem::needs_drop::<T>() && h.flags(Ordering::Acquire) & HAS_CALLBACKS == 0 {
             // Nothing to run and nothing that could recurse: free at once.
@@ -436,9 +436,9 @@ impl<T> Drop for Gc<T> {
 unsafe fn enter_heap(inner: &'static HeapInner, header: NonNull<Header>) {
     // SAFETY: the header was written by `allocate`.
     if unsafe { header.as_ref() }.is_tracked() {
-        let _op = pause::begin();
-        // SAFETY: forwarded contract, inside an operation.
-        unsafe { thread_state::track(inner, header) };
+        let op = pause::begin();
+        // SAFETY: forwarded contract, inside `op`.
+        unsafe { thread_state::track(&op, inner, header) };
     } else {
         thread_state::count_leaf_allocation(inner);
     }
@@ -448,8 +448,8 @@ unsafe fn enter_heap(inner: &'static HeapInner, header: NonNull<Header>) {
 ///
 /// # Safety
 /// The object's strong count reached zero and the caller is the one that took it there;
-/// for a tracked object, the caller is inside a mutator operation.
-unsafe fn leave_heap(header: NonNull<Header>) {
+/// for a tracked object, `op` is the caller's operation around that.
+unsafe fn leave_heap(header: NonNull<Header>, op: Option<&pause::Operation>) {
     // SAFETY: the box is allocated until its weak references are gone.
     let h = unsafe { header.as_ref() };
     if h.is_torn_down() {
@@ -457,11 +457,12 @@ unsafe fn leave_heap(header: NonNull<Header>) {
         return;
     }
     let heap = heap_of(h);
-    if h.is_tracked() {
+    if let (true, Some(op)) = (h.is_tracked(), op) {
         // SAFETY: tracked, of this heap, on a nursery or list; only this thread takes it off,
-        // inside an operation.
-        unsafe { thread_state::untrack(heap, header) };
+        // inside `op`.
+        unsafe { thread_state::untrack(op, heap, header) };
     } else {
+        debug_assert!(!h.is_tracked(), "a tracked object leaves the heap inside an operation");
         thread_state::count_leaf_free(heap);
     }
 }

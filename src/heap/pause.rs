@@ -45,7 +45,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::thread_state::{registry, with_local, ThreadState};
+use super::thread_state::{current, registry, ThreadState};
 use crate::sync::{fence, global, global_atomic, Mutex, MutexGuard, Ordering};
 
 global_atomic! {
@@ -132,7 +132,7 @@ pub(crate) struct Operation {
 /// Begins a mutator operation, waiting while a collector scans.
 #[inline]
 pub(crate) fn begin() -> Operation {
-    let Some(state) = with_local(|l| Arc::as_ptr(&l.state)) else {
+    let Some(state) = current().map(|s| s as *const ThreadState) else {
         // Thread-local state is gone: this thread is exiting. Serialise with collectors.
         return Operation { state: None, _orphan: Some(ORPHANS.lock()), _not_send: PhantomData };
     };
@@ -166,6 +166,15 @@ fn wait_for_resume(s: &ThreadState) {
     }
 }
 
+impl Operation {
+    /// The state of the thread running this operation (`None` while the thread exits).
+    #[inline]
+    pub(crate) fn thread(&self) -> Option<&ThreadState> {
+        // SAFETY: as in `begin`: the registration outlives the operation.
+        self.state.map(|p| unsafe { &*p })
+    }
+}
+
 impl Drop for Operation {
     #[inline]
     fn drop(&mut self) {
@@ -195,7 +204,7 @@ pub(crate) fn stop_the_world(patience: Duration) -> Option<Stopped> {
     let orphans = ORPHANS.lock();
     STOP.store(true, Ordering::Relaxed);
     heavy_fence();
-    let me = with_local(|l| Arc::as_ptr(&l.state));
+    let me = current().map(|s| s as *const ThreadState);
     let threads: Vec<Arc<ThreadState>> = registry().states().to_vec();
     let deadline = Instant::now() + patience;
     for t in &threads {

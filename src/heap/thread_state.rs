@@ -29,6 +29,7 @@ use std::sync::Arc;
 
 use super::header::Header;
 use super::layout::gc_head_of;
+use super::pause::Operation;
 use super::space::{decode, encode, heap_of, HeapInner, ObjPtr, DEAD_IN_NURSERY, NURSERY};
 use crate::sync::{global, AtomicU64, AtomicUsize, Mutex, Ordering};
 
@@ -64,6 +65,8 @@ pub(crate) struct ThreadState {
     /// by the owner at exit under the orphan lock; never two at once.
     nursery: UnsafeCell<Vec<ObjPtr>>,
     tallies: Mutex<Vec<(u32, Arc<Tally>)>>,
+    /// The tally of the heap this thread used last; touched only by the owner.
+    cache: Cell<Option<(u32, *const Tally)>>,
 }
 
 // SAFETY: the nursery is used under the exclusion described on the field; everything else is
@@ -86,12 +89,16 @@ global! {
 /// The thread-local handle on this thread's state.
 pub(crate) struct Local {
     pub(crate) state: Arc<ThreadState>,
-    /// The tally of the heap this thread used last.
-    cache: Cell<Option<(u32, *const Tally)>>,
 }
 
 crate::sync::thread_local! {
     static LOCAL: Local = Local::register();
+}
+
+std::thread_local! {
+    /// This thread's state while `LOCAL` is alive, null before and after: the hot paths read
+    /// this constant-initialised cell (one thread-pointer-relative load) instead of `LOCAL`.
+    static CURRENT: Cell<*const ThreadState> = const { Cell::new(std::ptr::null()) };
 }
 
 impl Local {
@@ -110,16 +117,22 @@ impl Local {
             busy: AtomicUsize::new(0),
             nursery: UnsafeCell::new(Vec::new()),
             tallies: Mutex::new(Vec::new()),
+            cache: Cell::new(None),
         });
         reg.threads.push(state.clone());
-        Local { state, cache: Cell::new(None) }
+        #[cfg(not(weakling_loom))]
+        CURRENT.with(|c| c.set(Arc::as_ptr(&state)));
+        Local { state }
     }
+}
 
+impl ThreadState {
+    /// This thread's tally for `heap`. Only the owning thread may call this.
     #[inline]
     fn tally(&self, heap: &HeapInner) -> &Tally {
         if let Some((id, tally)) = self.cache.get() {
             if id == heap.id() {
-                // SAFETY: the Arc is kept in `self.state.tallies` for the thread's life.
+                // SAFETY: the Arc is kept in `self.tallies` for the thread's life.
                 return unsafe { &*tally };
             }
         }
@@ -128,7 +141,7 @@ impl Local {
 
     #[cold]
     fn tally_slow(&self, heap: &HeapInner) -> &Tally {
-        let mut tallies = self.state.tallies.lock();
+        let mut tallies = self.tallies.lock();
         let tally = match tallies.iter().find(|(id, _)| *id == heap.id()) {
             Some((_, t)) => Arc::as_ptr(t),
             None => {
@@ -158,6 +171,7 @@ impl Local {
     #[cfg_attr(weakling_loom, allow(dead_code))]
     /// Exiting: serialise with collectors, hand the nursery over, fold the tallies.
     fn retire(&mut self) {
+        let _ = CURRENT.try_with(|c| c.set(std::ptr::null()));
         let _orphans = super::pause::orphan_lock();
         // SAFETY: the owner, at exit, under the orphan lock: no collector runs.
         unsafe { flush(&self.state) };
@@ -190,77 +204,87 @@ impl ThreadState {
     }
 }
 
-/// The current thread's state, while its thread-locals exist.
+/// The current thread's state, while its thread-locals exist (registering it on first use).
 #[inline]
-pub(crate) fn with_local<R>(f: impl FnOnce(&Local) -> R) -> Option<R> {
-    LOCAL.try_with(f).ok()
+pub(crate) fn current() -> Option<&'static ThreadState> {
+    let p = CURRENT.try_with(Cell::get).unwrap_or(std::ptr::null());
+    if !p.is_null() {
+        // SAFETY: set while `LOCAL` keeps the state alive, cleared before `LOCAL` lets go; the
+        // reference is used only by this thread, within a call that cannot outlive `LOCAL`.
+        return Some(unsafe { &*p });
+    }
+    current_slow()
+}
+
+#[cold]
+fn current_slow() -> Option<&'static ThreadState> {
+    // SAFETY: as in `current`: `LOCAL` lives until this thread's thread-locals are destroyed,
+    // and after that `try_with` fails.
+    LOCAL.try_with(|l| unsafe { &*Arc::as_ptr(&l.state) }).ok()
 }
 
 /// Counts a leaf allocation in `heap`.
 #[inline]
 pub(crate) fn count_leaf_allocation(heap: &HeapInner) {
-    if with_local(|l| Tally::bump(&l.tally(heap).leaf_allocations)).is_none() {
-        heap.orphan_tally().leaf_allocations.fetch_add(1, Ordering::Relaxed);
+    match current() {
+        Some(state) => Tally::bump(&state.tally(heap).leaf_allocations),
+        None => {
+            heap.orphan_tally().leaf_allocations.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
 /// Counts a leaf death in `heap`.
 #[inline]
 pub(crate) fn count_leaf_free(heap: &HeapInner) {
-    if with_local(|l| Tally::bump(&l.tally(heap).leaf_frees)).is_none() {
-        heap.orphan_tally().leaf_frees.fetch_add(1, Ordering::Relaxed);
+    match current() {
+        Some(state) => Tally::bump(&state.tally(heap).leaf_frees),
+        None => {
+            heap.orphan_tally().leaf_frees.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
 /// Puts a new tracked object on this thread's nursery (or straight on the heap's lists).
 ///
 /// # Safety
-/// Inside a mutator operation; `header` is a tracked box of `heap` on no list yet.
-pub(crate) unsafe fn track(heap: &'static HeapInner, header: NonNull<Header>) {
-    let pushed = with_local(|l| {
-        Tally::bump(&l.tally(heap).tracked_allocations);
-        let Some(index) = l.state.index else { return false };
+/// `header` is a tracked box of `heap` on no list yet; `op` is this thread's operation.
+pub(crate) unsafe fn track(op: &Operation, heap: &'static HeapInner, header: NonNull<Header>) {
+    let Some(state) = op.thread() else {
+        heap.orphan_tally().tracked_allocations.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: forwarded contract.
+        return unsafe { heap.track_in_shard(header) };
+    };
+    Tally::bump(&state.tally(heap).tracked_allocations);
+    let Some(index) = state.index else {
+        // SAFETY: forwarded contract.
+        return unsafe { heap.track_in_shard(header) };
+    };
+    // SAFETY: the owner, inside an operation.
+    let nursery = unsafe { &mut *state.nursery.get() };
+    let at = nursery.len();
+    nursery.push(ObjPtr(header));
+    // SAFETY: tracked box, allocated.
+    let head = unsafe { gc_head_of(header).as_ref() };
+    head.slot.store(encode(NURSERY, index as usize, at), Ordering::Release);
+    if nursery.len() >= NURSERY_CAPACITY {
         // SAFETY: the owner, inside an operation.
-        let nursery = unsafe { &mut *l.state.nursery.get() };
-        let at = nursery.len();
-        nursery.push(ObjPtr(header));
-        // SAFETY: tracked box, allocated.
-        let head = unsafe { gc_head_of(header).as_ref() };
-        head.slot.store(encode(NURSERY, index as usize, at), Ordering::Release);
-        if nursery.len() >= NURSERY_CAPACITY {
-            // SAFETY: the owner, inside an operation.
-            unsafe { flush(&l.state) };
-        }
-        true
-    });
-    match pushed {
-        Some(true) => {}
-        Some(false) => {
-            // SAFETY: forwarded contract.
-            unsafe { heap.track_in_shard(header) }
-        }
-        None => {
-            heap.orphan_tally().tracked_allocations.fetch_add(1, Ordering::Relaxed);
-            // SAFETY: forwarded contract.
-            unsafe { heap.track_in_shard(header) }
-        }
+        unsafe { flush(state) };
     }
 }
 
 /// Takes a tracked object whose strong count just reached zero off its nursery or list.
 ///
 /// # Safety
-/// Inside a mutator operation, by the thread that took the strong count to zero, once.
-pub(crate) unsafe fn untrack(heap: &'static HeapInner, header: NonNull<Header>) {
-    let me = with_local(|l| {
-        Tally::bump(&l.tally(heap).tracked_frees);
-        Arc::as_ptr(&l.state)
-    });
-    if me.is_none() {
-        heap.orphan_tally().tracked_frees.fetch_add(1, Ordering::Relaxed);
+/// By the thread that took the strong count to zero, once, inside its operation `op`.
+pub(crate) unsafe fn untrack(op: &Operation, heap: &'static HeapInner, header: NonNull<Header>) {
+    let me = op.thread();
+    match me {
+        Some(state) => Tally::bump(&state.tally(heap).tracked_frees),
+        None => {
+            heap.orphan_tally().tracked_frees.fetch_add(1, Ordering::Relaxed);
+        }
     }
-    // SAFETY: this thread's registration keeps its state alive for the whole call.
-    let me = me.map(|p| unsafe { &*p });
     // SAFETY: tracked box, allocated (the caller's object is not freed yet).
     let head = unsafe { gc_head_of(header).as_ref() };
     loop {
