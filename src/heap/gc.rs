@@ -71,9 +71,14 @@ use crate::sync::Ordering;
 /// assert_eq!(*a, "shared");
 /// ```
 pub struct Gc<T> {
-    ptr: NonNull<GcBox<T>>,
+    /// The box, with `TRACKED_TAG` set when the object is tracked: whether it is never
+    /// changes, and keeping it in the handle spares the hot paths a load of the header.
+    tagged: NonNull<GcBox<T>>,
     _owns: PhantomData<GcBox<T>>,
 }
+
+/// Low bit of a handle's pointer: the object is tracked (boxes are at least 8-aligned).
+const TRACKED_TAG: usize = 1;
 
 // SAFETY: as for Arc: handles on several threads share `&T` (needs Sync) and the last one may
 // drop `T` on any thread (needs Send).
@@ -145,7 +150,7 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
             }
         }
         let guard = Unbuilt::<T>(header, PhantomData);
-        let weak = Weak::from_header(header);
+        let weak = Weak::from_header(header, tracked);
         let value = build(&weak);
         std::mem::forget(guard);
         // SAFETY: the value slot is still uninitialised and only this function writes it.
@@ -155,7 +160,7 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
         // SAFETY: a new box of this heap, complete, on no list yet.
         unsafe { enter_heap(inner, header) };
         drop(weak);
-        Gc { ptr, _owns: PhantomData }
+        Gc::from_box(ptr, tracked)
     }
 }
 
@@ -200,19 +205,43 @@ impl<T> Gc<T> {
         unsafe { (&raw mut (*ptr.as_ptr()).value).write(value) };
         // SAFETY: a new box of this heap, complete, on no list yet.
         unsafe { enter_heap(inner, ptr.cast()) };
-        Gc { ptr, _owns: PhantomData }
+        // SAFETY: the header was written by `allocate`.
+        let tracked = unsafe { ptr.cast::<Header>().as_ref() }.is_tracked();
+        Gc::from_box(ptr, tracked)
+    }
+
+    /// A handle to `ptr`, tagged when the object is tracked.
+    #[inline]
+    fn from_box(ptr: NonNull<GcBox<T>>, tracked: bool) -> Gc<T> {
+        let tagged = ptr.map_addr(|a| a | usize::from(tracked));
+        Gc { tagged, _owns: PhantomData }
+    }
+
+    /// The box, untagged.
+    #[inline]
+    fn boxed(&self) -> NonNull<GcBox<T>> {
+        self.tagged.map_addr(|a| {
+            // SAFETY: clearing the tag bit of a non-null, 8-aligned address leaves it non-zero.
+            unsafe { std::num::NonZeroUsize::new_unchecked(a.get() & !TRACKED_TAG) }
+        })
+    }
+
+    /// Whether the object is tracked, from the handle alone.
+    #[inline]
+    pub(crate) fn is_tracked(this: &Gc<T>) -> bool {
+        this.tagged.addr().get() & TRACKED_TAG != 0
     }
 
     #[inline]
     fn header(&self) -> &Header {
         // SAFETY: a strong handle keeps the box allocated.
-        unsafe { &self.ptr.as_ref().header }
+        unsafe { &self.boxed().as_ref().header }
     }
 
     /// The address of the object's header: its identity on the heap.
     #[inline]
     pub(crate) fn header_ptr(this: &Gc<T>) -> NonNull<Header> {
-        this.ptr.cast()
+        this.boxed().cast()
     }
 
     /// Makes a strong handle from a header whose strong count the caller already raised.
@@ -221,8 +250,8 @@ impl<T> Gc<T> {
     /// `header` belongs to a `GcBox<T>`, and the caller transfers one strong count to the
     /// result.
     #[inline]
-    pub(crate) unsafe fn from_header(header: NonNull<Header>) -> Gc<T> {
-        Gc { ptr: header.cast(), _owns: PhantomData }
+    pub(crate) unsafe fn from_header(header: NonNull<Header>, tracked: bool) -> Gc<T> {
+        Gc::from_box(header.cast(), tracked)
     }
 
     /// The value, or `None` if the cycle collector has already torn it down (only code that
@@ -230,11 +259,12 @@ impl<T> Gc<T> {
     #[inline]
     #[must_use]
     pub fn try_get(this: &Gc<T>) -> Option<&T> {
-        if this.header().is_torn_down() {
+        // Leaves are never torn down: only the cycle collector tears down, and it never sees them.
+        if Gc::is_tracked(this) && this.header().is_torn_down() {
             None
         } else {
             // SAFETY: the value is initialised and not torn down; a strong handle keeps it so.
-            Some(unsafe { &this.ptr.as_ref().value })
+            Some(unsafe { &this.boxed().as_ref().value })
         }
     }
 
@@ -261,14 +291,14 @@ impl<T> Gc<T> {
     #[must_use = "a weak handle that is not kept observes nothing"]
     pub fn downgrade(this: &Gc<T>) -> Weak<T> {
         this.header().inc_weak();
-        Weak::from_header(Gc::header_ptr(this))
+        Weak::from_header(Gc::header_ptr(this), Gc::is_tracked(this))
     }
 
     /// Whether two handles point at the same object (Python's `is`).
     #[inline]
     #[must_use]
     pub fn ptr_eq(this: &Gc<T>, other: &Gc<T>) -> bool {
-        this.ptr == other.ptr
+        this.tagged == other.tagged
     }
 
     /// The address of the value (Python's `id(obj)`, as a pointer).
@@ -276,7 +306,7 @@ impl<T> Gc<T> {
     #[must_use]
     pub fn as_ptr(this: &Gc<T>) -> *const T {
         // SAFETY: in bounds of the live box; no reference is created.
-        unsafe { &raw const (*this.ptr.as_ptr()).value }
+        unsafe { &raw const (*this.boxed().as_ptr()).value }
     }
 
     /// Takes the value out if `this` is the only strong handle; otherwise gives the handle
@@ -296,7 +326,7 @@ impl<T> Gc<T> {
     /// ```
     pub fn try_unwrap(this: Gc<T>) -> Result<T, Gc<T>> {
         let header = Gc::header_ptr(&this);
-        let op = this.header().is_tracked().then(pause::begin);
+        let op = Gc::is_tracked(&this).then(pause::begin);
         if this.header().is_torn_down() || !this.header().try_take_unique() {
             return Err(this);
         }
@@ -311,7 +341,7 @@ impl<T> Gc<T> {
         }
         // SAFETY: the value is initialised; it is moved out once and never dropped in place
         // (`release_weak` frees without dropping).
-        let value = unsafe { ptr::read(&this.ptr.as_ref().value) };
+        let value = unsafe { ptr::read(&this.boxed().as_ref().value) };
         // SAFETY: the strong handles' shared weak reference, released once.
         unsafe { release_weak::<T>(header) };
         Ok(value)
@@ -376,17 +406,18 @@ impl<T: Send + 'static> Gc<T> {
         F: FnOnce(&Weak<T>) + Send + 'static,
     {
         let header = Gc::header_ptr(this);
+        let tracked = Gc::is_tracked(this);
         // The registration's own weak reference on the box.
         this.header().inc_weak();
         let erased: callbacks::ErasedCallback = Box::new(move |registration: Arc<Registration>| {
-            let dead = Weak::<T>::from_registration(registration);
+            let dead = Weak::<T>::from_registration(registration, tracked);
             callback(&dead);
         });
         let registration = Arc::new(Registration::new(header, release_weak::<T>, erased));
         // SAFETY: `this` is a strong handle to the target. When the collector has already
         // condemned the object nothing is registered: the handle is dead from the start.
         unsafe { callbacks::register(Arc::clone(&registration)) };
-        Weak::from_registration(registration)
+        Weak::from_registration(registration, tracked)
     }
 }
 
@@ -394,30 +425,47 @@ impl<T> Clone for Gc<T> {
     #[inline]
     fn clone(&self) -> Gc<T> {
         self.header().inc_strong();
-        Gc { ptr: self.ptr, _owns: PhantomData }
+        Gc { tagged: self.tagged, _owns: PhantomData }
     }
 }
 
 impl<T> Drop for Gc<T> {
     #[inline]
     fn drop(&mut self) {
-        let header = Gc::header_ptr(self);
-        let h = self.header();
-        if h.is_tracked() {
-            // The collector must not see this count fall while it scans.
-            let op = pause::begin();
-            if !h.dec_strong() {
-                return;
-            }
-            // SAFETY: this drop took the strong count to zero, inside `op`.
-            unsafe { leave_heap(header, Some(&op)) };
-        } else {
-            if !h.dec_strong() {
-                return;
-            }
-            // SAFETY: this drop took the strong count to zero.
-            unsafe { leave_heap(header, None) };
+        if Gc::is_tracked(self) {
+            return self.drop_tracked();
         }
+        if self.header().dec_strong() {
+            // SAFETY: this drop took the strong count of a leaf to zero.
+            unsafe { Gc::<T>::last_handle_gone(Gc::header_ptr(self), None) };
+        }
+    }
+}
+
+impl<T> Gc<T> {
+    /// Drops a handle to a tracked object: a mutator operation, so that a scanning collector
+    /// never sees the count fall.
+    #[inline]
+    fn drop_tracked(&mut self) {
+        let op = pause::begin();
+        if self.header().dec_strong() {
+            // SAFETY: this drop took the strong count to zero, inside `op`.
+            unsafe { Gc::<T>::last_handle_gone(Gc::header_ptr(self), Some(op)) };
+        }
+    }
+
+    /// Takes a dead object off the books and destroys it (inline or deferred).
+    ///
+    /// # Safety
+    /// The caller took the strong count to zero; for a tracked object `op` is the operation
+    /// around that.
+    #[inline(never)]
+    unsafe fn last_handle_gone(header: NonNull<Header>, op: Option<pause::Operation>) {
+        // SAFETY: forwarded contract.
+        unsafe { leave_heap(header, op.as_ref()) };
+        drop(op);
+        // SAFETY: allocated until the shared weak reference is released below or in `destroy`.
+        let h = unsafe { header.as_ref() };
         if !std::mem::needs_drop::<T>() && h.flags(Ordering::Acquire) & HAS_CALLBACKS == 0 {
             // Nothing to run and nothing that could recurse: free at once.
             // SAFETY: the strong handles' shared weak reference, released once.

@@ -49,12 +49,17 @@ use super::thread_state::{current, registry, ThreadState};
 use crate::sync::{fence, global, global_atomic, Mutex, MutexGuard, Ordering};
 
 global_atomic! {
-    /// Raised while a collector scans.
-    static STOP: AtomicBool = false;
+    /// `STOP` while a collector scans; `FULL_FENCES` until the asymmetric fence is available
+    /// (threads must then use a hardware fence). One word, so the fast path loads once.
+    static WORLD: AtomicUsize = FULL_FENCES;
 }
-global_atomic! {
-    /// Whether threads must use a hardware fence (no asymmetric fence available yet).
-    static FULL_FENCES: AtomicBool = true;
+
+const STOP: usize = 1;
+const FULL_FENCES: usize = 2;
+
+#[inline]
+fn stopping() -> bool {
+    WORLD.load(Ordering::Relaxed) & STOP != 0
 }
 global! {
     /// Operations of threads whose thread-local state is gone (thread exit) run under this
@@ -84,22 +89,32 @@ fn enable_asymmetric_fence() {
             let r =
                 unsafe { libc::syscall(libc::SYS_membarrier, REGISTER_PRIVATE_EXPEDITED, 0, 0) };
             if r == 0 {
-                FULL_FENCES.store(false, Ordering::Release);
+                WORLD.fetch_and(!FULL_FENCES, Ordering::Release);
             }
         });
     }
 }
 
-/// The thread's half of the fence pair.
+/// The thread's half of the fence pair, then the read of `STOP` that it orders: whether a
+/// collector is stopping the world.
 #[inline]
-fn light_fence() {
+fn fenced_stopping() -> bool {
     #[cfg(weakling_loom)]
-    fence(Ordering::SeqCst);
-    #[cfg(not(weakling_loom))]
-    if FULL_FENCES.load(Ordering::Relaxed) {
+    {
         fence(Ordering::SeqCst);
-    } else {
+        stopping()
+    }
+    #[cfg(not(weakling_loom))]
+    {
         std::sync::atomic::compiler_fence(Ordering::SeqCst);
+        let world = WORLD.load(Ordering::Relaxed);
+        if world & FULL_FENCES == 0 {
+            // The collector's membarrier orders this load after our `busy` store.
+            return world & STOP != 0;
+        }
+        // No asymmetric fence: a real one, then read again.
+        fence(Ordering::SeqCst);
+        stopping()
     }
 }
 
@@ -107,7 +122,7 @@ fn light_fence() {
 #[allow(dead_code)] // used by the cycle collector
 fn heavy_fence() {
     #[cfg(all(target_os = "linux", not(weakling_loom)))]
-    if !FULL_FENCES.load(Ordering::Acquire) {
+    if WORLD.load(Ordering::Acquire) & FULL_FENCES == 0 {
         const PRIVATE_EXPEDITED: libc::c_int = 1 << 3;
         // SAFETY: as at registration.
         let r = unsafe { libc::syscall(libc::SYS_membarrier, PRIVATE_EXPEDITED, 0, 0) };
@@ -141,11 +156,8 @@ pub(crate) fn begin() -> Operation {
     let s = unsafe { &*state };
     let depth = s.busy.load(Ordering::Relaxed);
     s.busy.store(depth + 1, Ordering::Relaxed);
-    if depth == 0 {
-        light_fence();
-        if STOP.load(Ordering::Relaxed) {
-            wait_for_resume(s);
-        }
+    if depth == 0 && fenced_stopping() {
+        wait_for_resume(s);
     }
     Operation { state: Some(state), _orphan: None, _not_send: PhantomData }
 }
@@ -155,12 +167,11 @@ fn wait_for_resume(s: &ThreadState) {
     loop {
         // Back off completely so the collector may proceed.
         s.busy.store(0, Ordering::Release);
-        while STOP.load(Ordering::Acquire) {
+        while WORLD.load(Ordering::Acquire) & STOP != 0 {
             crate::sync::yield_now();
         }
         s.busy.store(1, Ordering::Relaxed);
-        light_fence();
-        if !STOP.load(Ordering::Relaxed) {
+        if !fenced_stopping() {
             return;
         }
     }
@@ -202,7 +213,7 @@ pub(crate) struct Stopped {
 #[allow(dead_code)] // used by the cycle collector
 pub(crate) fn stop_the_world(patience: Duration) -> Option<Stopped> {
     let orphans = ORPHANS.lock();
-    STOP.store(true, Ordering::Relaxed);
+    WORLD.fetch_or(STOP, Ordering::Relaxed);
     heavy_fence();
     let me = current().map(|s| s as *const ThreadState);
     let threads: Vec<Arc<ThreadState>> = registry().states().to_vec();
@@ -213,7 +224,7 @@ pub(crate) fn stop_the_world(patience: Duration) -> Option<Stopped> {
         }
         while t.busy.load(Ordering::Acquire) != 0 {
             if Instant::now() >= deadline {
-                STOP.store(false, Ordering::Release);
+                WORLD.fetch_and(!STOP, Ordering::Release);
                 return None;
             }
             crate::sync::yield_now();
@@ -224,7 +235,7 @@ pub(crate) fn stop_the_world(patience: Duration) -> Option<Stopped> {
 
 impl Drop for Stopped {
     fn drop(&mut self) {
-        STOP.store(false, Ordering::Release);
+        WORLD.fetch_and(!STOP, Ordering::Release);
     }
 }
 

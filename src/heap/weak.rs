@@ -48,7 +48,11 @@ unsafe impl<T: Send + Sync> Send for Weak<T> {}
 unsafe impl<T: Send + Sync> Sync for Weak<T> {}
 
 const DANGLING: usize = usize::MAX;
+/// Tag bit: `raw` points at a registration, not at the object.
 const REGISTERED: usize = 1;
+/// Tag bit: the object is tracked (never changes; spares `upgrade` a load of the header).
+const TRACKED: usize = 2;
+const TAGS: usize = REGISTERED | TRACKED;
 
 enum Kind<'a> {
     Dangling,
@@ -67,13 +71,15 @@ impl<T> Weak<T> {
     }
 
     /// Adopts one weak reference the caller holds on `header`.
-    pub(crate) fn from_header(header: NonNull<Header>) -> Weak<T> {
-        Weak { raw: header.cast(), _observes: PhantomData }
+    pub(crate) fn from_header(header: NonNull<Header>, tracked: bool) -> Weak<T> {
+        let raw = header.cast::<u8>().map_addr(|a| a | if tracked { TRACKED } else { 0 });
+        Weak { raw, _observes: PhantomData }
     }
 
     /// Adopts one handle count (and this `Arc` count) of `registration`.
-    pub(crate) fn from_registration(registration: Arc<Registration>) -> Weak<T> {
-        let raw = Arc::into_raw(registration).cast::<u8>().cast_mut().map_addr(|a| a | REGISTERED);
+    pub(crate) fn from_registration(registration: Arc<Registration>, tracked: bool) -> Weak<T> {
+        let tag = REGISTERED | if tracked { TRACKED } else { 0 };
+        let raw = Arc::into_raw(registration).cast::<u8>().cast_mut().map_addr(|a| a | tag);
         // SAFETY: from a non-null Arc pointer, with a bit set.
         let raw = unsafe { NonNull::new_unchecked(raw) };
         Weak { raw, _observes: PhantomData }
@@ -84,12 +90,20 @@ impl<T> Weak<T> {
         if addr == DANGLING {
             Kind::Dangling
         } else if addr & REGISTERED != 0 {
-            let reg = self.raw.as_ptr().map_addr(|a| a & !REGISTERED).cast::<Registration>();
             // SAFETY: this handle owns an Arc count of the registration.
-            Kind::Registered(unsafe { &*reg })
+            Kind::Registered(unsafe { &*self.registration_ptr() })
         } else {
-            Kind::Plain(self.raw.cast())
+            let header = self.raw.map_addr(|a| {
+                // SAFETY: clearing tag bits of an 8-aligned, non-null address leaves it non-zero.
+                unsafe { std::num::NonZeroUsize::new_unchecked(a.get() & !TAGS) }
+            });
+            Kind::Plain(header.cast())
         }
+    }
+
+    /// The registration pointer of a `Registered` handle, untagged.
+    fn registration_ptr(&self) -> *const Registration {
+        self.raw.as_ptr().map_addr(|a| a & !TAGS).cast::<Registration>()
     }
 
     /// The header of the observed object, if any.
@@ -107,14 +121,28 @@ impl<T> Weak<T> {
     #[must_use = "upgrading only to drop the result at once tells nothing reliable"]
     pub fn upgrade(&self) -> Option<Gc<T>> {
         let header = self.target()?;
+        if self.raw.addr().get() & TRACKED != 0 {
+            return Weak::upgrade_tracked(header);
+        }
         // SAFETY: this handle keeps the header allocated.
-        let h = unsafe { header.as_ref() };
-        // The collector must not see a count rise from nothing while it scans.
-        let _op = h.is_tracked().then(super::pause::begin);
-        if h.try_inc_strong() {
+        if unsafe { header.as_ref() }.try_inc_strong() {
             // SAFETY: the strong count raised above is handed to the new handle; the header is
-            // that of a GcBox<T>.
-            Some(unsafe { Gc::from_header(header) })
+            // that of a GcBox<T> of a leaf.
+            Some(unsafe { Gc::from_header(header, false) })
+        } else {
+            None
+        }
+    }
+
+    /// Upgrades to a tracked object: a mutator operation, so that a scanning collector never
+    /// sees a count rise from nothing.
+    #[inline]
+    fn upgrade_tracked(header: NonNull<Header>) -> Option<Gc<T>> {
+        let _op = super::pause::begin();
+        // SAFETY: the caller's handle keeps the header allocated.
+        if unsafe { header.as_ref() }.try_inc_strong() {
+            // SAFETY: as in `upgrade`, for a tracked object.
+            Some(unsafe { Gc::from_header(header, true) })
         } else {
             None
         }
@@ -169,9 +197,8 @@ impl<T> Clone for Weak<T> {
             Kind::Plain(h) => unsafe { h.as_ref() }.inc_weak(),
             Kind::Registered(r) => {
                 r.acquire_handle();
-                let reg = self.raw.as_ptr().map_addr(|a| a & !REGISTERED).cast::<Registration>();
                 // SAFETY: this handle owns an Arc count, so the Arc is alive.
-                unsafe { Arc::increment_strong_count(reg) };
+                unsafe { Arc::increment_strong_count(self.registration_ptr()) };
             }
         }
         Weak { raw: self.raw, _observes: PhantomData }
@@ -186,9 +213,8 @@ impl<T> Drop for Weak<T> {
             Kind::Plain(h) => unsafe { release_weak::<T>(h) },
             Kind::Registered(r) => {
                 r.release_handle();
-                let reg = self.raw.as_ptr().map_addr(|a| a & !REGISTERED).cast::<Registration>();
                 // SAFETY: this handle's Arc count, released once.
-                unsafe { Arc::decrement_strong_count(reg) };
+                unsafe { Arc::decrement_strong_count(self.registration_ptr()) };
             }
         }
     }
