@@ -105,7 +105,7 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
             tracked.then(vtable_of::<T>),
         );
         // SAFETY: freshly allocated, value slot uninitialised and ours to write.
-        unsafe { Gc::finish(ptr, value, inner) }
+        unsafe { Gc::finish(ptr, value, inner, tracked) }
     }
 
     /// Builds an object that refers to itself weakly: `build` receives a [`Weak`] to the
@@ -158,7 +158,7 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
         // SAFETY: the header is allocated; the value is now complete.
         unsafe { header.as_ref() }.publish_first_strong();
         // SAFETY: a new box of this heap, complete, on no list yet.
-        unsafe { enter_heap(inner, header) };
+        unsafe { enter_heap(inner, header, tracked) };
         drop(weak);
         Gc::from_box(ptr, tracked)
     }
@@ -191,7 +191,7 @@ impl<T: 'static> Gc<T> {
         let inner = heap.inner();
         let ptr = layout::allocate::<T>(Header::new(inner.id(), false, 1, 1), None);
         // SAFETY: freshly allocated, value slot uninitialised and ours to write.
-        unsafe { Gc::finish(ptr, value, inner) }
+        unsafe { Gc::finish(ptr, value, inner, false) }
     }
 }
 
@@ -199,14 +199,19 @@ impl<T> Gc<T> {
     /// Writes the value of a fresh box and puts it in its heap's books.
     ///
     /// # Safety
-    /// `ptr` is a fresh box from `layout::allocate` for heap `inner`, strong count 1.
-    unsafe fn finish(ptr: NonNull<GcBox<T>>, value: T, inner: &'static HeapInner) -> Gc<T> {
+    /// `ptr` is a fresh box from `layout::allocate` for heap `inner`, strong count 1, tracked
+    /// as `tracked` says.
+    #[inline]
+    unsafe fn finish(
+        ptr: NonNull<GcBox<T>>,
+        value: T,
+        inner: &'static HeapInner,
+        tracked: bool,
+    ) -> Gc<T> {
         // SAFETY: per contract the value slot is uninitialised and exclusively ours.
         unsafe { (&raw mut (*ptr.as_ptr()).value).write(value) };
         // SAFETY: a new box of this heap, complete, on no list yet.
-        unsafe { enter_heap(inner, ptr.cast()) };
-        // SAFETY: the header was written by `allocate`.
-        let tracked = unsafe { ptr.cast::<Header>().as_ref() }.is_tracked();
+        unsafe { enter_heap(inner, ptr.cast(), tracked) };
         Gc::from_box(ptr, tracked)
     }
 
@@ -480,10 +485,10 @@ impl<T> Gc<T> {
 /// Puts a complete new object in its heap's books: a tracked one on this thread's nursery.
 ///
 /// # Safety
-/// `header` is a new box of `inner`, value written, on no list yet.
-unsafe fn enter_heap(inner: &'static HeapInner, header: NonNull<Header>) {
-    // SAFETY: the header was written by `allocate`.
-    if unsafe { header.as_ref() }.is_tracked() {
+/// `header` is a new box of `inner`, value written, on no list yet, tracked as `tracked` says.
+#[inline]
+unsafe fn enter_heap(inner: &'static HeapInner, header: NonNull<Header>, tracked: bool) {
+    if tracked {
         let op = pause::begin();
         // SAFETY: forwarded contract, inside `op`.
         unsafe { thread_state::track(&op, inner, header) };

@@ -249,6 +249,7 @@ pub(crate) fn count_leaf_free(heap: &HeapInner) {
 ///
 /// # Safety
 /// `header` is a tracked box of `heap` on no list yet; `op` is this thread's operation.
+#[inline]
 pub(crate) unsafe fn track(op: &Operation, heap: &'static HeapInner, header: NonNull<Header>) {
     let Some(state) = op.thread() else {
         heap.orphan_tally().tracked_allocations.fetch_add(1, Ordering::Relaxed);
@@ -277,6 +278,7 @@ pub(crate) unsafe fn track(op: &Operation, heap: &'static HeapInner, header: Non
 ///
 /// # Safety
 /// By the thread that took the strong count to zero, once, inside its operation `op`.
+#[inline]
 pub(crate) unsafe fn untrack(op: &Operation, heap: &'static HeapInner, header: NonNull<Header>) {
     let me = op.thread();
     match me {
