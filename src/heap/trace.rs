@@ -6,24 +6,7 @@
 //! std's containers have impls here; a type without handles is a *leaf* and costs the
 //! collector nothing.
 //!
-//! # The contract
-//!
-//! `Trace` is an `unsafe` trait because the collector frees what it believes unreachable. An
-//! implementation must follow these rules:
-//!
-//! 1. Report each strong handle the value owns **at most once** per call, and only handles
-//!    the value owns (not handles borrowed from elsewhere, not handles shared through an
-//!    `Arc`). Reporting a handle twice, or one owned by someone else, can make a reachable
-//!    object look unreachable.
-//! 2. Missing a handle is safe: an unreported handle counts as a reference from outside, so
-//!    its target is kept alive (and a cycle through it can leak, never be freed early).
-//! 3. Never block and never run code with side effects: tracing happens while the collector
-//!    holds its state. Contents behind a lock that is taken right now are reported with
-//!    [`Tracer::opaque`] instead of waited for (the impls here use `try_lock`).
-//! 4. [`Trace::LEAF`] may be `true` only if no value of the type can ever own a handle.
-//!
-//! `#[derive(Trace)]` follows all four by construction, and `#[trace(skip)]` on a field
-//! leaves it out (rule 2 makes that safe).
+//! The rules an implementation must follow are on [`Trace`].
 
 use std::ptr::NonNull;
 
@@ -32,13 +15,31 @@ use crate::Gc;
 
 pub use weakling_derive::Trace;
 
-/// Reports the strong handles a value owns; see the [module docs](self) for the contract.
+/// Reports the strong handles a value owns, so that the cycle collector can find cycles.
+///
+/// # Contract
+///
+/// `Trace` is an `unsafe` trait because the collector frees what it believes unreachable. An
+/// implementation must follow these rules:
+///
+/// 1. Report each strong handle the value owns **at most once** per call, and only handles
+///    the value owns (not handles borrowed from elsewhere, not handles shared through an
+///    `Arc`). Reporting a handle twice, or one owned by someone else, can make a reachable
+///    object look unreachable.
+/// 2. Missing a handle is safe: an unreported handle counts as a reference from outside, so
+///    its target is kept alive (and a cycle through it can leak, never be freed early).
+/// 3. Never block and never run code with side effects: tracing happens while the collector
+///    holds its state. Contents behind a lock that is taken right now are reported with
+///    [`Tracer::opaque`] instead of waited for (the impls here use `try_lock`).
+/// 4. [`Trace::LEAF`] may be `true` only if no value of the type can ever own a handle.
+///
+/// `#[derive(Trace)]` follows all four by construction, and `#[trace(skip)]` on a field
+/// leaves it out (rule 2 makes that safe).
 ///
 /// # Safety
 ///
-/// Implementations must follow the numbered rules of the [module docs](self): each owned
-/// handle at most once, no foreign handles, no blocking, and `LEAF` only for types that
-/// can never own a handle.
+/// Implementations must follow the numbered rules above: each owned handle at most once, no
+/// foreign handles, no blocking, and `LEAF` only for types that can never own a handle.
 ///
 /// # Examples
 ///
