@@ -29,17 +29,31 @@
 //!    strong handles' weak reference.
 //! 4. The box is freed when the weak count reaches zero.
 
-mod callbacks;
+pub(crate) mod callbacks;
 mod cell;
 mod deferred;
 mod gc;
 mod header;
 mod layout;
-mod pause;
+pub(crate) mod pause;
 mod space;
 mod thread_state;
 mod trace;
 mod weak;
+
+/// The raw layer the cycle collector works on: object headers and prefixes, lists, the
+/// world's pause, the callback registry.
+pub(crate) mod raw {
+    pub(crate) use super::callbacks::{self, Registration};
+    pub(crate) use super::deferred::destruction_depth;
+    pub(crate) use super::header::{Header, HAS_CALLBACKS, TORN_DOWN};
+    pub(crate) use super::layout::gc_head_of;
+    pub(crate) use super::pause;
+    pub(crate) use super::space::{decode, encode, HeapInner, ObjPtr, SHARDS, UNLISTED, WORKING};
+    pub(crate) use super::thread_state::{count_tracked_frees, current, flush_all};
+    pub(crate) use super::trace::{Edge, Tracer};
+    pub(crate) use crate::sync::Ordering;
+}
 
 pub use cell::{GcCell, GcCellMut, GcCellRef};
 pub use gc::Gc;

@@ -46,6 +46,7 @@
 //! | `weakref.getweakrefcount(a)` | `Gc::weak_count(&a)` |
 //! | `__del__` | `impl Drop` |
 //! | `self.attr = other` after `__init__` | a [`GcCell`] field |
+//! | `gc.collect()` | [`gc::collect()`] or [`Heap::collect`] |
 //!
 //! ## Thread safety
 //!
@@ -54,7 +55,8 @@
 //!
 //! ## Module map
 //!
-//! * `heap` — the unsafe core: object layout, handles, callbacks, tracing, cells.
+//! * `heap` — the unsafe core: object layout, handles, callbacks, tracing, cells, the pause.
+//! * `collect` — the cycle collector; [`gc`] is Python's `gc` module for the default heap.
 //! * `sync` — the atomics and locks (swapped for loom's under `--cfg weakling_loom`).
 //! * `contain` — containment and reporting of panics in user code.
 
@@ -65,7 +67,9 @@
 // Lets `#[derive(Trace)]`, which names `::weakling`, work inside this crate too.
 extern crate self as weakling;
 
+mod collect;
 mod contain;
+pub mod gc;
 mod heap;
 mod sync;
 
@@ -74,6 +78,7 @@ mod sync;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+pub use collect::{Collection, GenerationStats, GENERATIONS};
 pub use heap::{
     overhead_of, Gc, GcCell, GcCellMut, GcCellRef, Heap, HeapCounts, Overhead, Referents, Trace,
     Tracer, Weak,

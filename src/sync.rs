@@ -31,6 +31,13 @@ impl<T> Mutex<T> {
         return Mutex(loom::sync::Mutex::new(value));
     }
 
+    pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        #[cfg(not(weakling_loom))]
+        return self.0.try_lock();
+        #[cfg(weakling_loom)]
+        return self.0.try_lock().ok();
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
         #[cfg(not(weakling_loom))]
         return self.0.lock();

@@ -243,80 +243,32 @@ fn weak_handles_are_leaves() {
 }
 
 #[test]
-fn std_mutex_is_opaque_while_held_and_traced_otherwise() {
-    let [a, b] = handles();
-    let m = Mutex::new(vec![a.clone(), b.clone()]);
-    assert_each_once(&Referents::of(&m), &[a.clone(), b.clone()]);
-    {
-        let _guard = m.lock().unwrap();
-        let seen = Referents::of(&m);
-        assert!(seen.is_opaque());
-        assert!(seen.is_empty());
-    }
-    assert_each_once(&Referents::of(&m), &[a, b]);
-}
-
-#[test]
-fn a_poisoned_std_mutex_is_still_traced() {
+fn std_and_parking_lot_locks_holding_handles_are_always_opaque() {
+    // Writes through these locks do not pause a collection, so their contents are never
+    // traced edge by edge: the lock reports opaque, locked or not, poisoned or not.
     let [a] = handles();
     let m = Arc::new(Mutex::new(Some(a.clone())));
+    let lock = RwLock::new(vec![a.clone()]);
+    let pm = parking_lot::Mutex::new(a.clone());
+    let pl = parking_lot::RwLock::new(Some(a.clone()));
+    for seen in [Referents::of(&*m), Referents::of(&lock), Referents::of(&pm), Referents::of(&pl)] {
+        assert!(seen.is_opaque() && seen.is_empty());
+    }
     let m2 = m.clone();
-    let panicked = std::thread::spawn(move || {
+    let _ = std::thread::spawn(move || {
         let _guard = m2.lock().unwrap();
         panic!("poisoning the mutex on purpose");
     })
     .join();
-    assert!(panicked.is_err());
     assert!(m.is_poisoned());
-    // The data is intact and its handles are real: hiding them would leak, not free early,
-    // but the impl promises to read through the poison.
-    assert_each_once(&Referents::of(&*m), std::slice::from_ref(&a));
+    assert!(Referents::of(&*m).is_opaque());
 }
 
 #[test]
-fn std_rwlock_is_opaque_only_while_written() {
-    let [a] = handles();
-    let lock = Arc::new(RwLock::new(vec![a.clone()]));
-    {
-        let _reader = lock.read().unwrap();
-        assert_each_once(&Referents::of(&*lock), std::slice::from_ref(&a));
-    }
-    {
-        let _writer = lock.write().unwrap();
-        let seen = Referents::of(&*lock);
-        assert!(seen.is_opaque() && seen.is_empty());
-    }
-    let l2 = lock.clone();
-    let _ = std::thread::spawn(move || {
-        let _writer = l2.write().unwrap();
-        panic!("poisoning the rwlock on purpose");
-    })
-    .join();
-    assert!(lock.is_poisoned());
-    assert_each_once(&Referents::of(&*lock), std::slice::from_ref(&a));
-}
-
-#[test]
-fn parking_lot_locks_are_opaque_while_held() {
-    let [a] = handles();
-    let m = parking_lot::Mutex::new(a.clone());
-    assert_each_once(&Referents::of(&m), std::slice::from_ref(&a));
-    {
-        let _guard = m.lock();
-        assert!(Referents::of(&m).is_opaque());
-    }
-
-    let lock = parking_lot::RwLock::new(Some(a.clone()));
-    {
-        let _reader = lock.read();
-        assert_each_once(&Referents::of(&lock), std::slice::from_ref(&a));
-    }
-    {
-        let _writer = lock.write();
-        let seen = Referents::of(&lock);
-        assert!(seen.is_opaque() && seen.is_empty());
-    }
-    assert_each_once(&Referents::of(&lock), std::slice::from_ref(&a));
+fn locks_around_leaves_report_nothing() {
+    assert!(!Referents::of(&Mutex::new(5_u8)).is_opaque());
+    assert!(!Referents::of(&RwLock::new(String::new())).is_opaque());
+    assert!(!Referents::of(&parking_lot::Mutex::new(1_u64)).is_opaque());
 }
 
 #[test]
@@ -334,7 +286,6 @@ fn gc_cell_is_opaque_while_written() {
 fn an_opaque_part_does_not_hide_the_other_edges() {
     let [a, b] = handles();
     let value = (a.clone(), Mutex::new(b.clone()));
-    let _guard = value.1.lock().unwrap();
     let seen = Referents::of(&value);
     assert!(seen.is_opaque());
     assert_eq!((seen.len(), seen.count(&a), seen.count(&b)), (1, 1, 0));
@@ -362,6 +313,6 @@ fn a_lock_held_by_another_thread_is_reported_without_waiting() {
     assert!(Referents::of(&*cell).is_opaque());
     release_tx.send(()).unwrap();
     holder.join().unwrap();
-    assert_each_once(&Referents::of(&*m), std::slice::from_ref(&a));
+    assert!(Referents::of(&*m).is_opaque(), "std locks stay opaque");
     assert_each_once(&Referents::of(&*cell), std::slice::from_ref(&a));
 }

@@ -40,6 +40,12 @@ loom::thread_local! {
     static QUEUE: Queue = Queue { depth: Cell::new(0), pending: RefCell::new(Vec::new()) };
 }
 
+/// How deep this thread is in destructions (user `Drop` code and death callbacks run at
+/// depth 1 or more): automatic collections wait for depth 0.
+pub(crate) fn destruction_depth() -> usize {
+    QUEUE.try_with(|q| q.depth.get()).unwrap_or(usize::MAX)
+}
+
 /// Runs `work` now, or queues it if this thread is already deep in destructions.
 ///
 /// # Safety

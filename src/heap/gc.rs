@@ -158,8 +158,11 @@ impl<T: Trace + Send + Sync + 'static> Gc<T> {
         // SAFETY: the header is allocated; the value is now complete.
         unsafe { header.as_ref() }.publish_first_strong();
         // SAFETY: a new box of this heap, complete, on no list yet.
-        unsafe { enter_heap(inner, header, tracked) };
+        let due = unsafe { enter_heap(inner, header, tracked) };
         drop(weak);
+        if due {
+            crate::collect::at_safe_point(inner);
+        }
         Gc::from_box(ptr, tracked)
     }
 }
@@ -211,8 +214,12 @@ impl<T> Gc<T> {
         // SAFETY: per contract the value slot is uninitialised and exclusively ours.
         unsafe { (&raw mut (*ptr.as_ptr()).value).write(value) };
         // SAFETY: a new box of this heap, complete, on no list yet.
-        unsafe { enter_heap(inner, ptr.cast(), tracked) };
-        Gc::from_box(ptr, tracked)
+        let due = unsafe { enter_heap(inner, ptr.cast(), tracked) };
+        let this = Gc::from_box(ptr, tracked);
+        if due {
+            crate::collect::at_safe_point(inner);
+        }
+        this
     }
 
     /// A handle to `ptr`, tagged when the object is tracked.
@@ -484,16 +491,19 @@ impl<T> Gc<T> {
 
 /// Puts a complete new object in its heap's books: a tracked one on this thread's nursery.
 ///
+/// Returns whether an automatic collection became due.
+///
 /// # Safety
 /// `header` is a new box of `inner`, value written, on no list yet, tracked as `tracked` says.
 #[inline]
-unsafe fn enter_heap(inner: &'static HeapInner, header: NonNull<Header>, tracked: bool) {
+unsafe fn enter_heap(inner: &'static HeapInner, header: NonNull<Header>, tracked: bool) -> bool {
     if tracked {
         let op = pause::begin();
         // SAFETY: forwarded contract, inside `op`.
-        unsafe { thread_state::track(&op, inner, header) };
+        unsafe { thread_state::track(&op, inner, header) }
     } else {
         thread_state::count_leaf_allocation(inner);
+        false
     }
 }
 

@@ -123,7 +123,6 @@ impl Header {
     }
 
     /// Marks the object as decided garbage: `upgrade` fails from now on.
-    #[allow(dead_code)] // used by the cycle collector
     pub(crate) fn condemn(&self) {
         self.strong.fetch_or(CONDEMNED, Ordering::AcqRel);
     }

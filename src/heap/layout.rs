@@ -39,7 +39,6 @@ pub(crate) struct GcHead {
 
 /// Type-erased operations on a tracked object, for code that holds only its header: the
 /// cycle collector's view of an object.
-#[allow(dead_code)] // read by the cycle collector
 pub(crate) struct VTable {
     /// Reports the object's outgoing strong edges.
     pub(crate) trace: unsafe fn(NonNull<Header>, &mut Tracer<'_>),
@@ -47,8 +46,6 @@ pub(crate) struct VTable {
     pub(crate) drop_value: unsafe fn(NonNull<Header>),
     /// Frees the allocation (value already dropped or moved out).
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
-    /// `std::any::type_name` of the value, for the census.
-    pub(crate) type_name: fn() -> &'static str,
 }
 
 struct VTableOf<T>(std::marker::PhantomData<T>);
@@ -58,7 +55,6 @@ impl<T: Trace> VTableOf<T> {
         trace: trace_erased::<T>,
         drop_value: drop_value_erased::<T>,
         dealloc: dealloc_erased::<T>,
-        type_name: std::any::type_name::<T>,
     };
 }
 

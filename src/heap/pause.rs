@@ -119,7 +119,6 @@ fn fenced_stopping() -> bool {
 }
 
 /// The collector's half of the fence pair.
-#[allow(dead_code)] // used by the cycle collector
 fn heavy_fence() {
     #[cfg(all(target_os = "linux", not(weakling_loom)))]
     if WORLD.load(Ordering::Acquire) & FULL_FENCES == 0 {
@@ -162,14 +161,45 @@ pub(crate) fn begin() -> Operation {
     Operation { state: Some(state), _orphan: None, _not_send: PhantomData }
 }
 
+/// Threads waiting for the world to run again sleep here, so that the CPU goes to the threads
+/// a collector is waiting for (a thread preempted inside an operation) rather than to spinners.
+#[cfg(not(weakling_loom))]
+static RESUMED: (parking_lot::Mutex<()>, parking_lot::Condvar) =
+    (parking_lot::Mutex::new(()), parking_lot::Condvar::new());
+
+/// Sleeps until the world runs again.
+fn sleep_while_stopped() {
+    #[cfg(not(weakling_loom))]
+    {
+        let mut guard = RESUMED.0.lock();
+        while stopping() {
+            // Timed, so that a missed wake-up costs a millisecond, never a hang.
+            RESUMED.1.wait_for(&mut guard, Duration::from_millis(1));
+        }
+    }
+    #[cfg(weakling_loom)]
+    while stopping() {
+        crate::sync::yield_now();
+    }
+}
+
+/// Lets the world run again and wakes the threads waiting for it.
+fn resume() {
+    WORLD.fetch_and(!STOP, Ordering::Release);
+    #[cfg(not(weakling_loom))]
+    {
+        // Taking the lock orders the flag change before any waiter's next check.
+        drop(RESUMED.0.lock());
+        RESUMED.1.notify_all();
+    }
+}
+
 #[cold]
 fn wait_for_resume(s: &ThreadState) {
     loop {
         // Back off completely so the collector may proceed.
         s.busy.store(0, Ordering::Release);
-        while WORLD.load(Ordering::Acquire) & STOP != 0 {
-            crate::sync::yield_now();
-        }
+        sleep_while_stopped();
         s.busy.store(1, Ordering::Relaxed);
         if !fenced_stopping() {
             return;
@@ -201,7 +231,6 @@ impl Drop for Operation {
 
 /// The world stopped by a collector: no thread but the caller is inside an operation, and
 /// none can begin one, until this is dropped.
-#[allow(dead_code)] // used by the cycle collector
 pub(crate) struct Stopped {
     _orphans: MutexGuard<'static, ()>,
 }
@@ -210,7 +239,6 @@ pub(crate) struct Stopped {
 /// busy that long (the world is running again then).
 ///
 /// Callers serialise: only one collector stops the world at a time.
-#[allow(dead_code)] // used by the cycle collector
 pub(crate) fn stop_the_world(patience: Duration) -> Option<Stopped> {
     let orphans = ORPHANS.lock();
     WORLD.fetch_or(STOP, Ordering::Relaxed);
@@ -224,7 +252,7 @@ pub(crate) fn stop_the_world(patience: Duration) -> Option<Stopped> {
         }
         while t.busy.load(Ordering::Acquire) != 0 {
             if Instant::now() >= deadline {
-                WORLD.fetch_and(!STOP, Ordering::Release);
+                resume();
                 return None;
             }
             crate::sync::yield_now();
@@ -235,7 +263,7 @@ pub(crate) fn stop_the_world(patience: Duration) -> Option<Stopped> {
 
 impl Drop for Stopped {
     fn drop(&mut self) {
-        WORLD.fetch_and(!STOP, Ordering::Release);
+        resume();
     }
 }
 
@@ -244,13 +272,11 @@ thread_local! {
 }
 
 /// Whether this thread is inside a collection (its user-code phase included).
-#[allow(dead_code)] // used by the cycle collector
 pub(crate) fn collecting() -> bool {
     COLLECTING.with(Cell::get)
 }
 
 /// Marks this thread as collecting until the guard drops.
-#[allow(dead_code)] // used by the cycle collector
 pub(crate) fn mark_collecting() -> impl Drop {
     struct Unmark;
     impl Drop for Unmark {

@@ -21,6 +21,7 @@ use std::ptr::NonNull;
 use super::header::{Header, MAX_HEAP_ID};
 use super::layout::gc_head_of;
 use super::thread_state::{registry, Tally};
+use crate::collect::state::{CollectorState, DEFAULT_THRESHOLDS};
 use crate::sync::{global, AtomicUsize, CachePadded, Mutex, MutexGuard, Ordering};
 
 /// Shards per heap (a power of two).
@@ -31,6 +32,10 @@ pub(crate) const LISTS: usize = 4;
 pub(crate) const NURSERY: usize = 0xFD;
 /// Slot list tag: died on another thread while on a nursery.
 pub(crate) const DEAD_IN_NURSERY: usize = 0xFC;
+/// Slot list tag: condemned by the collector, on no list any more.
+pub(crate) const UNLISTED: usize = 0xFE;
+/// Slot list tag: in the working set of the collection under way (middle field: shard).
+pub(crate) const WORKING: usize = 0xFF;
 
 /// An object's header address, as the tracked lists store it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -44,8 +49,6 @@ unsafe impl Send for ObjPtr {}
 #[derive(Default)]
 pub(crate) struct Shard {
     pub(crate) lists: [Vec<ObjPtr>; LISTS],
-    /// Objects that entered list 0 since the collector last looked.
-    pub(crate) young_entered: u64,
 }
 
 /// The state of one heap; lives for the rest of the process once made.
@@ -56,6 +59,12 @@ pub(crate) struct HeapInner {
     retired: Tally,
     /// Counts of operations run while a thread's thread-locals were already gone.
     orphans: Tally,
+    /// Tracked objects that entered generation 0 since the last collection.
+    young: AtomicUsize,
+    /// Generation 0's threshold while automatic collection is enabled, else `usize::MAX`:
+    /// read without the collector lock on every nursery flush.
+    auto_threshold: AtomicUsize,
+    collector: Mutex<CollectorState>,
 }
 
 /// Slot encoding in a GcHead: | list (8) | shard or thread (16) | index (32) |.
@@ -75,7 +84,36 @@ impl HeapInner {
             shards: (0..SHARDS).map(|_| CachePadded(Mutex::new(Shard::default()))).collect(),
             retired: Tally::default(),
             orphans: Tally::default(),
+            young: AtomicUsize::new(0),
+            auto_threshold: AtomicUsize::new(DEFAULT_THRESHOLDS[0]),
+            collector: Mutex::new(CollectorState::default()),
         }
+    }
+
+    /// The collector's settings and statistics, locked.
+    pub(crate) fn collector(&self) -> MutexGuard<'_, CollectorState> {
+        self.collector.lock()
+    }
+
+    /// Books `n` tracked objects entering generation 0; `true` when that makes an automatic
+    /// collection due.
+    pub(crate) fn note_young(&self, n: usize) -> bool {
+        let young = self.young.fetch_add(n, Ordering::Relaxed) + n;
+        young > self.auto_threshold.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn young(&self) -> usize {
+        self.young.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn reset_young(&self) {
+        self.young.store(0, Ordering::Relaxed);
+    }
+
+    /// Mirrors the collector state's automatic threshold for the lock-free check.
+    pub(crate) fn publish_auto_threshold(&self, state: &CollectorState) {
+        let t = if state.enabled { state.thresholds[0] } else { usize::MAX };
+        self.auto_threshold.store(t, Ordering::Relaxed);
     }
 
     pub(crate) fn id(&self) -> u32 {
@@ -88,16 +126,18 @@ impl HeapInner {
     }
 
     /// Puts a new tracked object directly on list 0 of shard 0 (threads without a nursery).
+    /// Returns whether an automatic collection became due.
     ///
     /// # Safety
     /// `header` must be a tracked box of this heap, on no list yet.
-    pub(crate) unsafe fn track_in_shard(&self, header: NonNull<Header>) {
+    pub(crate) unsafe fn track_in_shard(&self, header: NonNull<Header>) -> bool {
         let mut shard = self.shards[0].lock();
         let index = shard.lists[0].len();
         shard.lists[0].push(ObjPtr(header));
-        shard.young_entered += 1;
         // SAFETY: tracked box, allocated; the slot is written under the shard lock.
         unsafe { gc_head_of(header).as_ref() }.slot.store(encode(0, 0, index), Ordering::Release);
+        drop(shard);
+        self.note_young(1)
     }
 
     /// Takes a dying tracked object off its list.

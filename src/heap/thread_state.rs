@@ -247,10 +247,16 @@ pub(crate) fn count_leaf_free(heap: &HeapInner) {
 
 /// Puts a new tracked object on this thread's nursery (or straight on the heap's lists).
 ///
+/// Returns whether an automatic collection became due.
+///
 /// # Safety
 /// `header` is a tracked box of `heap` on no list yet; `op` is this thread's operation.
 #[inline]
-pub(crate) unsafe fn track(op: &Operation, heap: &'static HeapInner, header: NonNull<Header>) {
+pub(crate) unsafe fn track(
+    op: &Operation,
+    heap: &'static HeapInner,
+    header: NonNull<Header>,
+) -> bool {
     let Some(state) = op.thread() else {
         heap.orphan_tally().tracked_allocations.fetch_add(1, Ordering::Relaxed);
         // SAFETY: forwarded contract.
@@ -270,8 +276,9 @@ pub(crate) unsafe fn track(op: &Operation, heap: &'static HeapInner, header: Non
     head.slot.store(encode(NURSERY, index as usize, at), Ordering::Release);
     if nursery.len() >= NURSERY_CAPACITY {
         // SAFETY: the owner, inside an operation.
-        unsafe { flush(state) };
+        return unsafe { flush(state) };
     }
+    false
 }
 
 /// Takes a tracked object whose strong count just reached zero off its nursery or list.
@@ -335,11 +342,15 @@ pub(crate) unsafe fn untrack(op: &Operation, heap: &'static HeapInner, header: N
 /// Moves the survivors of `state`'s nursery to their heaps' lists and releases the boxes of
 /// objects that died there on other threads.
 ///
+/// Returns whether the survivors made an automatic collection due in one of their heaps.
+///
 /// # Safety
 /// Called by the owner inside an operation, by the owner at exit under the orphan lock, or by
 /// a collector while the world is stopped.
-pub(crate) unsafe fn flush(state: &ThreadState) {
-    let Some(owner) = state.index else { return };
+pub(crate) unsafe fn flush(state: &ThreadState) -> bool {
+    let Some(owner) = state.index else { return false };
+    let mut due = false;
+    let mut moved = 0;
     // SAFETY: exclusive access per the contract.
     let nursery = std::mem::take(unsafe { &mut *state.nursery.get() });
     let shard = owner as usize;
@@ -352,7 +363,10 @@ pub(crate) unsafe fn flush(state: &ThreadState) {
         let h = unsafe { obj.0.as_ref() };
         let heap = heap_of(h);
         if current.as_ref().is_none_or(|(c, _)| !std::ptr::eq(*c, heap)) {
-            drop(current.take()); // unlock before locking the next heap's shard
+            if let Some((previous, guard)) = current.take() {
+                drop(guard); // unlock before locking the next heap's shard
+                due |= previous.note_young(std::mem::take(&mut moved));
+            }
             current = Some((heap, heap.lock_shard(shard)));
         }
         let (_, list) = current.as_mut().expect("just set");
@@ -363,7 +377,7 @@ pub(crate) unsafe fn flush(state: &ThreadState) {
         match head.slot.compare_exchange(expected, new, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {
                 list.lists[0].push(*obj);
-                list.young_entered += 1;
+                moved += 1;
             }
             Err(_) => {
                 // Died on another thread while here; release the entry's weak reference.
@@ -374,7 +388,10 @@ pub(crate) unsafe fn flush(state: &ThreadState) {
             }
         }
     }
-    drop(current);
+    if let Some((previous, guard)) = current {
+        drop(guard);
+        due |= previous.note_young(moved);
+    }
     // Keep the allocation for the next round.
     // SAFETY: as above.
     let slot = unsafe { &mut *state.nursery.get() };
@@ -383,16 +400,28 @@ pub(crate) unsafe fn flush(state: &ThreadState) {
         reuse.clear();
         *slot = reuse;
     }
+    due
+}
+
+/// Counts `n` tracked objects of `heap` freed by this thread's collector.
+pub(crate) fn count_tracked_frees(heap: &HeapInner, n: usize) {
+    let counter = match current() {
+        Some(state) => &state.tally(heap).tracked_frees,
+        None => {
+            heap.orphan_tally().tracked_frees.fetch_add(n as u64, Ordering::Relaxed);
+            return;
+        }
+    };
+    counter.store(counter.load(Ordering::Relaxed) + n as u64, Ordering::Relaxed);
 }
 
 /// Flushes every registered thread's nursery.
 ///
 /// # Safety
 /// The world is stopped, and the caller's own thread runs no operation.
-#[allow(dead_code)] // used by the cycle collector
 pub(crate) unsafe fn flush_all() {
     for state in REGISTRY.lock().threads.iter() {
-        // SAFETY: forwarded contract.
-        unsafe { flush(state) };
+        // SAFETY: forwarded contract. Due collections are the caller's business already.
+        let _ = unsafe { flush(state) };
     }
 }

@@ -32,14 +32,20 @@ pub use weakling_derive::Trace;
 ///    holds its state. Contents behind a lock that is taken right now are reported with
 ///    [`Tracer::opaque`] instead of waited for (the impls here use `try_lock`).
 /// 4. [`Trace::LEAF`] may be `true` only if no value of the type can ever own a handle.
+/// 5. The edges reported may change after construction only through a
+///    [`GcCell`](crate::GcCell), whose write access the collector pauses while it scans.
+///    Contents behind any other interior mutability (`Mutex`, `RwLock`, atomics, `UnsafeCell`)
+///    must not be reported edge by edge: report them with [`Tracer::opaque`] (as the impls for
+///    std's and parking_lot's locks do), which keeps them and what they reach alive.
 ///
-/// `#[derive(Trace)]` follows all four by construction, and `#[trace(skip)]` on a field
+/// `#[derive(Trace)]` follows all five by construction, and `#[trace(skip)]` on a field
 /// leaves it out (rule 2 makes that safe).
 ///
 /// # Safety
 ///
 /// Implementations must follow the numbered rules above: each owned handle at most once, no
-/// foreign handles, no blocking, and `LEAF` only for types that can never own a handle.
+/// foreign handles, no blocking, `LEAF` only for types that can never own a handle, and edges
+/// that change only through `GcCell`.
 ///
 /// # Examples
 ///

@@ -192,53 +192,31 @@ where
     }
 }
 
-// SAFETY: the data is owned; a lock held right now (by anyone, this thread included) is
-// reported as opaque instead of waited for (rule 3). A poisoned lock still guards
-// initialised data whose handles are real.
-unsafe impl<T: Trace + ?Sized> Trace for std::sync::Mutex<T> {
-    const LEAF: bool = T::LEAF;
-    fn trace(&self, tracer: &mut Tracer<'_>) {
-        match self.try_lock() {
-            Ok(guard) => guard.trace(tracer),
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().trace(tracer),
-            Err(std::sync::TryLockError::WouldBlock) => tracer.opaque(),
+/// Locks whose writes the collector cannot pause (rule 5 of [`Trace`]): their contents are
+/// never traced but reported as opaque, so the object holding the lock, and everything the
+/// contents reach, stays alive. A cycle through such a lock is never collected (a leak, never
+/// an early free); put edges that change in a [`GcCell`](crate::GcCell) instead.
+macro_rules! opaque_locks {
+    ($($lock:ty),* $(,)?) => {$(
+        // SAFETY: reports no edge (rule 2: safe) and, if the contents may hold handles, marks
+        // the value opaque, so that nothing they reach is freed while a thread may change them.
+        unsafe impl<T: Trace + ?Sized> Trace for $lock {
+            const LEAF: bool = T::LEAF;
+            fn trace(&self, tracer: &mut Tracer<'_>) {
+                if !T::LEAF {
+                    tracer.opaque();
+                }
+            }
         }
-    }
+    )*};
 }
 
-// SAFETY: as for Mutex; a shared read suffices to see the edges.
-unsafe impl<T: Trace + ?Sized> Trace for std::sync::RwLock<T> {
-    const LEAF: bool = T::LEAF;
-    fn trace(&self, tracer: &mut Tracer<'_>) {
-        match self.try_read() {
-            Ok(guard) => guard.trace(tracer),
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().trace(tracer),
-            Err(std::sync::TryLockError::WouldBlock) => tracer.opaque(),
-        }
-    }
-}
-
-// SAFETY: as for Mutex.
-unsafe impl<T: Trace + ?Sized> Trace for parking_lot::Mutex<T> {
-    const LEAF: bool = T::LEAF;
-    fn trace(&self, tracer: &mut Tracer<'_>) {
-        match self.try_lock() {
-            Some(guard) => guard.trace(tracer),
-            None => tracer.opaque(),
-        }
-    }
-}
-
-// SAFETY: as for RwLock.
-unsafe impl<T: Trace + ?Sized> Trace for parking_lot::RwLock<T> {
-    const LEAF: bool = T::LEAF;
-    fn trace(&self, tracer: &mut Tracer<'_>) {
-        match self.try_read() {
-            Some(guard) => guard.trace(tracer),
-            None => tracer.opaque(),
-        }
-    }
-}
+opaque_locks!(
+    std::sync::Mutex<T>,
+    std::sync::RwLock<T>,
+    parking_lot::Mutex<T>,
+    parking_lot::RwLock<T>,
+);
 
 // SAFETY: once set, the value is owned and immutable; unset holds nothing.
 unsafe impl<T: Trace> Trace for std::sync::OnceLock<T> {

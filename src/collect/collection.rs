@@ -1,0 +1,194 @@
+//! One collection, start to finish.
+//!
+//! 1. Only one collection stops the world and scans at a time in the process; a collection
+//!    requested on a thread that is already collecting (from a callback or a `Drop` it runs)
+//!    does nothing.
+//! 2. Stop the world (see `heap::pause`): no thread is inside a drop, upgrade or cell write.
+//!    Flush every nursery, lock the heap's shards, and take the objects of the collected
+//!    generations off their lists: the working set.
+//! 3. Trial deletion (`scan`) splits it into survivors and garbage.
+//! 4. Survivors move to the next generation. Garbage is *condemned* (no upgrade succeeds from
+//!    now on), taken off the books, and held by one extra strong count so that no box can be
+//!    freed under the collector. The world runs again, and other collections may start: the
+//!    garbage is on no list, so they never see it. Only then does user code run.
+//! 5. The death callbacks of the garbage are taken out of the registry; every garbage object
+//!    is marked torn down, then their values are dropped (panics contained). A `Drop` that
+//!    reaches another member finds it torn down: `Gc::try_get` gives `None`, `Deref` panics.
+//!    Dropping the values drops every weak handle that lived only inside the garbage, which
+//!    cancels its callback: so callbacks of weak handles *inside* the garbage never run.
+//! 6. The callbacks still armed (their handles live outside the garbage) run, newest first
+//!    per object. Last, the collector's counts are released and the boxes freed once no weak
+//!    handle remains.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::scan::Scan;
+use super::state::{Collection, GENERATIONS};
+use crate::contain::contained;
+use crate::heap::raw::{
+    callbacks, decode, encode, flush_all, gc_head_of, pause, HeapInner, ObjPtr, Ordering,
+    Registration, HAS_CALLBACKS, SHARDS, TORN_DOWN, UNLISTED, WORKING,
+};
+use crate::sync::{global, Mutex};
+
+/// How long an explicit collection waits for threads inside a cell write before it gives up.
+const PATIENCE: Duration = Duration::from_millis(200);
+/// The same for an automatic one, which runs inside an allocation: short, and it simply
+/// happens again at a later safe point.
+const AUTOMATIC_PATIENCE: Duration = Duration::from_millis(2);
+
+global! {
+    /// One stop-and-scan at a time, process-wide (the world is stopped for all heaps at once).
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+}
+
+/// Collects `generation` (and the younger ones) of `heap`. `None` when this thread is
+/// already collecting, or when `explicit` is false and another thread is. An automatic
+/// (not `explicit`) collection waits only briefly for other threads.
+pub(crate) fn collect(
+    heap: &'static HeapInner,
+    generation: usize,
+    explicit: bool,
+) -> Option<Collection> {
+    debug_assert!(generation < GENERATIONS);
+    if pause::collecting() {
+        return None;
+    }
+    let exclusive = if explicit { ONE_AT_A_TIME.lock() } else { ONE_AT_A_TIME.try_lock()? };
+    let _collecting = pause::mark_collecting();
+    let start = Instant::now();
+    let span = tracing::info_span!(
+        "weakling.collect",
+        heap = heap.id(),
+        generation,
+        examined = tracing::field::Empty,
+        unreachable = tracing::field::Empty,
+        micros = tracing::field::Empty,
+    );
+    let _entered = span.enter();
+
+    let mut collection = Collection { generation, ..Collection::default() };
+    let patience = if explicit { PATIENCE } else { AUTOMATIC_PATIENCE };
+    let Some(stopped) = pause::stop_the_world(patience) else {
+        collection.abandoned = true;
+        collection.duration = start.elapsed();
+        if !explicit {
+            // Back off: the next automatic attempt comes a full threshold later, instead of
+            // stalling every allocation that follows.
+            heap.reset_young();
+        }
+        tracing::warn!(target: "weakling", "collection abandoned: a thread held a GcCell for writing too long");
+        heap.collector().record(&collection, 0);
+        return Some(collection);
+    };
+    // SAFETY: the world is stopped and this thread runs no operation.
+    unsafe { flush_all() };
+    let mut shards: Vec<_> = (0..SHARDS).map(|i| heap.lock_shard(i)).collect();
+    let mut objects: Vec<ObjPtr> = Vec::new();
+    for (si, shard) in shards.iter_mut().enumerate() {
+        for list in &mut shard.lists[..=generation] {
+            for obj in list.drain(..) {
+                // SAFETY: listed objects are tracked and allocated.
+                let head = unsafe { gc_head_of(obj.0).as_ref() };
+                head.slot.store(encode(WORKING, si, objects.len()), Ordering::Relaxed);
+                objects.push(obj);
+            }
+        }
+    }
+    // SAFETY: world stopped; every listed object is alive (a dying one leaves its list inside
+    // the operation that took its count to zero, which the stop waited for).
+    let scan = unsafe { Scan::run(&objects) };
+
+    let target = (generation + 1).min(GENERATIONS - 1);
+    let mut garbage: Vec<ObjPtr> = Vec::new();
+    for (obj, reachable) in objects.iter().zip(scan.reachable) {
+        // SAFETY: as above.
+        let head = unsafe { gc_head_of(obj.0).as_ref() };
+        let (_, si, _) = decode(head.slot.load(Ordering::Relaxed));
+        if reachable {
+            let list = &mut shards[si].lists[target];
+            head.slot.store(encode(target, si, list.len()), Ordering::Relaxed);
+            list.push(*obj);
+        } else {
+            // SAFETY: as above.
+            let h = unsafe { obj.0.as_ref() };
+            h.condemn();
+            h.inc_strong();
+            head.slot.store(encode(UNLISTED, 0, 0), Ordering::Relaxed);
+            garbage.push(*obj);
+        }
+    }
+    let survivors = objects.len() - garbage.len();
+    heap.reset_young();
+    drop(shards);
+    drop(stopped);
+    drop(exclusive);
+
+    collection.examined = objects.len();
+    collection.unreachable = garbage.len();
+    collection.collected = garbage.len();
+    crate::heap::raw::count_tracked_frees(heap, garbage.len());
+    // SAFETY: `garbage` holds condemned, unlisted objects with one count each held here.
+    unsafe { free_garbage(garbage) };
+
+    collection.duration = start.elapsed();
+    span.record("examined", collection.examined);
+    span.record("unreachable", collection.unreachable);
+    span.record("micros", collection.duration.as_micros() as u64);
+    heap.collector().record(&collection, survivors);
+    Some(collection)
+}
+
+/// Steps 5 and 6 of the module docs.
+///
+/// # Safety
+/// Every object is condemned, off the books, and holds one strong count owned by the caller.
+unsafe fn free_garbage(garbage: Vec<ObjPtr>) {
+    let mut armed: Vec<Vec<Arc<Registration>>> = Vec::new();
+    for obj in &garbage {
+        // SAFETY: the caller's count keeps the box allocated.
+        let h = unsafe { obj.0.as_ref() };
+        if h.flags(Ordering::Acquire) & HAS_CALLBACKS != 0 {
+            armed.push(callbacks::take(obj.0));
+        }
+        h.set_flags(TORN_DOWN);
+    }
+    for obj in &garbage {
+        // SAFETY: tracked and allocated.
+        let vtable = unsafe { gc_head_of(obj.0).as_ref() }.vtable;
+        contained("Drop of a value in a garbage cycle", || {
+            // SAFETY: the value is initialised and dropped here once: torn-down objects are
+            // never dropped again, and no handle reads a torn-down value.
+            unsafe { (vtable.drop_value)(obj.0) }
+        });
+    }
+    for registrations in armed {
+        callbacks::fire(registrations);
+    }
+    for obj in garbage {
+        // SAFETY: releases the count the collector held.
+        unsafe { release(obj) };
+    }
+}
+
+/// Drops the collector's strong count on a torn-down object.
+///
+/// # Safety
+/// The caller owns that count.
+unsafe fn release(obj: ObjPtr) {
+    // SAFETY: the count keeps the box allocated until released here.
+    let h = unsafe { obj.0.as_ref() };
+    if !h.dec_strong() {
+        // Some handle escaped the cycle (a Drop stored it): it frees the box later.
+        return;
+    }
+    if h.flags(Ordering::Acquire) & HAS_CALLBACKS != 0 {
+        // Registrations made meanwhile were refused (condemned), but take defensively.
+        callbacks::fire(callbacks::take(obj.0));
+    }
+    if h.dec_weak() {
+        // SAFETY: no reference of any kind remains; value already dropped.
+        unsafe { (gc_head_of(obj.0).as_ref().vtable.dealloc)(obj.0) };
+    }
+}

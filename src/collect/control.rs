@@ -1,0 +1,128 @@
+//! The collector's controls on [`Heap`]: Python's `gc` functions for one heap, and the
+//! automatic trigger.
+
+use super::collection::collect;
+use super::state::{Collection, GenerationStats, GENERATIONS};
+use crate::heap::raw::{current, destruction_depth, pause, HeapInner, Ordering};
+use crate::Heap;
+
+/// Attempts before an explicit collection reports itself abandoned.
+const ATTEMPTS: usize = 5;
+
+impl Heap {
+    /// Collects every generation and returns the number of unreachable objects found (and
+    /// freed): Python's `gc.collect()`.
+    ///
+    /// Runs the death callbacks and `Drop` of the garbage on the calling thread before it
+    /// returns. Called from inside a collection (a callback or `Drop` that the collector runs),
+    /// it does nothing and returns 0, as does a collection that cannot stop the other threads
+    /// because one keeps a [`GcCell`](crate::GcCell) locked for writing.
+    ///
+    /// ```
+    /// use weakling::{Gc, GcCell, Heap, Trace};
+    ///
+    /// #[derive(Trace)]
+    /// struct Node { next: GcCell<Option<Gc<Node>>> }
+    ///
+    /// let heap = Heap::new();
+    /// let a = Gc::new_in(Node { next: GcCell::new(None) }, &heap);
+    /// a.next.set(Some(a.clone())); // self.me = self
+    /// drop(a);                     // reference counting alone cannot free it
+    /// assert_eq!(heap.counts().live, 1);
+    /// assert_eq!(heap.collect(), 1);
+    /// assert_eq!(heap.counts().live, 0);
+    /// ```
+    pub fn collect(&self) -> usize {
+        self.collect_generation(GENERATIONS - 1).unreachable
+    }
+
+    /// Collects generation `generation` and the younger ones: Python's
+    /// `gc.collect(generation)`. Survivors move to the next generation.
+    ///
+    /// # Panics
+    ///
+    /// If `generation` is not 0, 1 or 2.
+    pub fn collect_generation(&self, generation: usize) -> Collection {
+        assert!(
+            generation < GENERATIONS,
+            "weakling: generation must be 0, 1 or 2, not {generation}"
+        );
+        let mut last = Collection { generation, ..Collection::default() };
+        for _ in 0..ATTEMPTS {
+            match collect(self.inner(), generation, true) {
+                None => return last,
+                Some(c) if c.abandoned => last = c,
+                Some(c) => return c,
+            }
+        }
+        last
+    }
+
+    /// Turns automatic collection on or off (Python's `gc.enable()` / `gc.disable()`).
+    /// Explicit collections work either way.
+    pub fn set_automatic_collection(&self, enabled: bool) {
+        let inner = self.inner();
+        let mut state = inner.collector();
+        state.enabled = enabled;
+        inner.publish_auto_threshold(&state);
+    }
+
+    /// Whether automatic collection is on (Python's `gc.isenabled()`).
+    #[must_use]
+    pub fn automatic_collection(&self) -> bool {
+        self.inner().collector().enabled
+    }
+
+    /// The thresholds of the three generations (Python's `gc.get_threshold()`); CPython's
+    /// defaults, `[2000, 10, 10]`, to start with.
+    #[must_use]
+    pub fn thresholds(&self) -> [usize; GENERATIONS] {
+        self.inner().collector().thresholds
+    }
+
+    /// Sets the thresholds (Python's `gc.set_threshold`): generation 0 is collected when
+    /// more than `thresholds[0]` tracked objects entered it since the last collection;
+    /// generation 1 after more than `thresholds[1]` collections of generation 0; generation
+    /// 2 after more than `thresholds[2]` collections of generation 1, and only when the
+    /// objects waiting to be promoted into it exceed 25 % of those it holds. A threshold of
+    /// 0 for generation 0 turns automatic collection off, as in Python.
+    pub fn set_thresholds(&self, thresholds: [usize; GENERATIONS]) {
+        let inner = self.inner();
+        let mut state = inner.collector();
+        state.thresholds = thresholds.map(|t| if t == 0 { usize::MAX } else { t });
+        inner.publish_auto_threshold(&state);
+    }
+
+    /// The current counts (Python's `gc.get_count()`): tracked objects that entered
+    /// generation 0, collections of generation 0 and of generation 1, each since the last
+    /// collection of the next older generation. Objects still on a thread's nursery are
+    /// counted when it is flushed (every 128 objects).
+    #[must_use]
+    pub fn collection_counts(&self) -> [usize; GENERATIONS] {
+        let inner = self.inner();
+        let state = inner.collector();
+        [inner.young(), state.younger_collections[0], state.younger_collections[1]]
+    }
+
+    /// What the collections of each generation have done (Python's `gc.get_stats()`).
+    #[must_use]
+    pub fn collection_stats(&self) -> [GenerationStats; GENERATIONS] {
+        self.inner().collector().stats
+    }
+}
+
+/// Runs an automatic collection of `heap` if one is due and this is a safe point: the
+/// thread is not collecting, not running a `Drop` or callback, and inside no operation (it
+/// holds no `GcCell` write guard). Called after an allocation.
+#[cold]
+pub(crate) fn at_safe_point(heap: &'static HeapInner) {
+    if pause::collecting() || destruction_depth() != 0 {
+        return;
+    }
+    if current().is_some_and(|s| s.busy.load(Ordering::Relaxed) != 0) {
+        return;
+    }
+    let Some(generation) = heap.collector().due(heap.young()) else { return };
+    // Another thread collecting is fine: skip rather than wait.
+    let _ = collect(heap, generation, false);
+}

@@ -1,0 +1,491 @@
+//! The cycle collector: what it frees, what it keeps, and the order of events.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use common::{capture_errors, DropCounter, DropToken, Log};
+use weakling::{Gc, GcCell, Heap, Trace, Weak};
+
+#[derive(Trace)]
+struct Node {
+    name: &'static str,
+    edges: GcCell<Vec<Gc<Node>>>,
+    #[trace(skip)]
+    #[allow(dead_code)] // held only to count drops
+    token: Option<DropToken>,
+}
+
+fn node(heap: &Heap, name: &'static str, drops: &DropCounter) -> Gc<Node> {
+    Gc::new_in(Node { name, edges: GcCell::new(Vec::new()), token: Some(drops.token()) }, heap)
+}
+
+fn link(from: &Gc<Node>, to: &Gc<Node>) {
+    from.edges.write().push(to.clone());
+}
+
+/// A heap whose automatic collections do not interfere with what a test counts.
+fn quiet_heap() -> Heap {
+    let heap = Heap::new();
+    heap.set_automatic_collection(false);
+    heap
+}
+
+#[test]
+fn a_self_cycle_leaks_until_collected() {
+    let heap = quiet_heap();
+    let drops = DropCounter::default();
+    let a = node(&heap, "me", &drops);
+    link(&a, &a); // self.me = self
+    let w = Gc::downgrade(&a);
+    drop(a);
+    assert_eq!(drops.get(), 0, "reference counting alone cannot free a cycle");
+    assert!(w.upgrade().is_some());
+    assert_eq!(heap.collect(), 1);
+    assert_eq!(drops.get(), 1);
+    assert!(w.upgrade().is_none());
+    assert_eq!(heap.counts().live, 0);
+    assert_eq!(heap.collect(), 0, "nothing left to find");
+}
+
+#[test]
+fn two_and_three_node_cycles_are_freed_and_outside_references_keep_them() {
+    let heap = quiet_heap();
+    let drops = DropCounter::default();
+    let a = node(&heap, "a", &drops);
+    let b = node(&heap, "b", &drops);
+    link(&a, &b);
+    link(&b, &a);
+    let (x, y, z) = (node(&heap, "x", &drops), node(&heap, "y", &drops), node(&heap, "z", &drops));
+    link(&x, &y);
+    link(&y, &z);
+    link(&z, &x);
+    drop((a, x, y));
+    // `b` is still held: its cycle with `a` must survive; x → y → z → x is held through z.
+    assert_eq!(heap.collect(), 0);
+    assert_eq!(drops.get(), 0);
+    drop(z);
+    assert_eq!(heap.collect(), 3);
+    assert_eq!(drops.get(), 3);
+    assert_eq!(b.edges.read()[0].name, "a");
+    drop(b);
+    assert_eq!(heap.collect(), 2);
+    assert_eq!(drops.get(), 5);
+    assert_eq!(heap.counts().live, 0);
+}
+
+#[test]
+fn objects_hanging_off_a_cycle_are_freed_with_it() {
+    let heap = quiet_heap();
+    let drops = DropCounter::default();
+    let a = node(&heap, "a", &drops);
+    let b = node(&heap, "b", &drops);
+    link(&a, &b);
+    link(&b, &a);
+    let tail = node(&heap, "tail", &drops);
+    link(&b, &tail);
+    let leaf = Gc::new_in(String::from("leaf"), &heap);
+    let leaf_holder = Gc::new_in(vec![leaf.clone()], &heap);
+    a.edges.write().clear();
+    a.edges.write().push(b.clone());
+    drop(leaf);
+    drop((a, b, tail));
+    assert_eq!(heap.collect(), 3);
+    assert_eq!(drops.get(), 3);
+    assert_eq!(*leaf_holder[0], "leaf", "unrelated objects are untouched");
+}
+
+#[test]
+fn weak_handles_to_garbage_die_and_outside_callbacks_run_newest_first() {
+    let heap = quiet_heap();
+    let drops = DropCounter::default();
+    let log = Log::default();
+    let a = node(&heap, "a", &drops);
+    let b = node(&heap, "b", &drops);
+    link(&a, &b);
+    link(&b, &a);
+    let plain = Gc::downgrade(&a);
+    let (l1, l2) = (log.clone(), log.clone());
+    let first = Gc::downgrade_with(&a, move |dead| {
+        assert!(dead.upgrade().is_none());
+        l1.push("first");
+    });
+    let second = Gc::downgrade_with(&a, move |_| l2.push("second"));
+    drop((a, b));
+    heap.collect();
+    assert_eq!(log.take(), ["second", "first"]);
+    assert!(plain.upgrade().is_none());
+    drop((first, second));
+    assert!(log.take().is_empty(), "each callback runs once");
+}
+
+#[derive(Trace)]
+struct Watcher {
+    peer: GcCell<Option<Gc<Watcher>>>,
+    watch: GcCell<Option<Weak<Watcher>>>,
+}
+
+#[test]
+fn callbacks_of_weak_handles_inside_the_garbage_never_run() {
+    let heap = quiet_heap();
+    let fired = Arc::new(AtomicUsize::new(0));
+    let a = Gc::new_in(Watcher { peer: GcCell::new(None), watch: GcCell::new(None) }, &heap);
+    let b =
+        Gc::new_in(Watcher { peer: GcCell::new(Some(a.clone())), watch: GcCell::new(None) }, &heap);
+    a.peer.set(Some(b.clone()));
+    let f = fired.clone();
+    // b holds the only handle of a weak reference (with a callback) to a.
+    b.watch.set(Some(Gc::downgrade_with(&a, move |_| {
+        f.fetch_add(1, Ordering::SeqCst);
+    })));
+    drop((a, b));
+    assert_eq!(heap.collect(), 2);
+    assert_eq!(fired.load(Ordering::SeqCst), 0);
+}
+
+#[derive(Trace)]
+struct Peeker {
+    other: GcCell<Option<Gc<Peeker>>>,
+    #[trace(skip)]
+    saw: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Peeker {
+    fn drop(&mut self) {
+        if let Some(other) = self.other.read().as_ref() {
+            let seen = match Gc::try_get(other) {
+                Some(_) => "alive".to_string(),
+                None => "torn down".to_string(),
+            };
+            self.saw.lock().unwrap().push(seen);
+        }
+    }
+}
+
+#[test]
+fn a_drop_that_reaches_its_cycle_sees_torn_down_members() {
+    let heap = quiet_heap();
+    let saw = Arc::new(Mutex::new(Vec::new()));
+    let a = Gc::new_in(Peeker { other: GcCell::new(None), saw: saw.clone() }, &heap);
+    let b = Gc::new_in(Peeker { other: GcCell::new(Some(a.clone())), saw: saw.clone() }, &heap);
+    a.other.set(Some(b.clone()));
+    drop((a, b));
+    heap.collect();
+    assert_eq!(*saw.lock().unwrap(), ["torn down", "torn down"]);
+}
+
+#[derive(Trace)]
+struct Toucher {
+    other: GcCell<Option<Gc<Toucher>>>,
+}
+
+impl Drop for Toucher {
+    fn drop(&mut self) {
+        if let Some(other) = self.other.read().as_ref() {
+            // Plain access to a torn-down member panics with a clear message.
+            let _ = &other.other;
+        }
+    }
+}
+
+#[test]
+fn plain_access_to_a_torn_down_member_panics_and_is_contained() {
+    let heap = quiet_heap();
+    let a = Gc::new_in(Toucher { other: GcCell::new(None) }, &heap);
+    let b = Gc::new_in(Toucher { other: GcCell::new(Some(a.clone())) }, &heap);
+    a.other.set(Some(b.clone()));
+    drop((a, b));
+    let (found, errors) = capture_errors(|| heap.collect());
+    assert_eq!(found, 2);
+    assert!(
+        errors.iter().any(|e| e.contains("torn down by the cycle collector")
+            || e.contains("already dropped by the cycle collector")),
+        "{errors:?}"
+    );
+    assert_eq!(heap.counts().live, 0);
+    // The collector still works.
+    let c = Gc::new_in(Toucher { other: GcCell::new(None) }, &heap);
+    c.other.set(Some(c.clone()));
+    drop(c);
+    assert_eq!(heap.collect(), 1);
+}
+
+#[derive(Trace)]
+struct Escaper {
+    other: GcCell<Option<Gc<Escaper>>>,
+    #[trace(skip)]
+    stash: Arc<Mutex<Vec<Gc<Escaper>>>>,
+}
+
+impl Drop for Escaper {
+    fn drop(&mut self) {
+        if let Some(other) = self.other.write().take() {
+            self.stash.lock().unwrap().push(other);
+        }
+    }
+}
+
+#[test]
+fn a_handle_that_escapes_a_cycle_keeps_the_box_but_never_the_value() {
+    let heap = quiet_heap();
+    let stash = Arc::new(Mutex::new(Vec::new()));
+    let a = Gc::new_in(Escaper { other: GcCell::new(None), stash: stash.clone() }, &heap);
+    let b =
+        Gc::new_in(Escaper { other: GcCell::new(Some(a.clone())), stash: stash.clone() }, &heap);
+    a.other.set(Some(b.clone()));
+    drop((a, b));
+    assert_eq!(heap.collect(), 2);
+    let escaped = std::mem::take(&mut *stash.lock().unwrap());
+    assert_eq!(escaped.len(), 2);
+    assert!(escaped.iter().all(|e| Gc::try_get(e).is_none()));
+    assert!(Gc::downgrade(&escaped[0]).upgrade().is_none(), "condemned: no upgrade");
+    drop(escaped); // frees the boxes; valgrind checks no value is dropped twice
+    assert_eq!(heap.counts().live, 0);
+}
+
+#[test]
+fn a_panicking_drop_in_a_cycle_is_contained_and_the_rest_is_freed() {
+    #[derive(Trace)]
+    struct Bomb {
+        other: GcCell<Option<Gc<Bomb>>>,
+        #[trace(skip)]
+        #[allow(dead_code)] // held only to count drops
+        token: DropToken,
+    }
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("bomb in a cycle");
+        }
+    }
+    let heap = quiet_heap();
+    let drops = DropCounter::default();
+    let a = Gc::new_in(Bomb { other: GcCell::new(None), token: drops.token() }, &heap);
+    let b = Gc::new_in(Bomb { other: GcCell::new(Some(a.clone())), token: drops.token() }, &heap);
+    a.other.set(Some(b.clone()));
+    drop((a, b));
+    let (found, errors) = capture_errors(|| heap.collect());
+    assert_eq!(found, 2);
+    assert_eq!(drops.get(), 2, "fields still drop while the panic unwinds");
+    assert_eq!(errors.iter().filter(|e| e.contains("bomb in a cycle")).count(), 2);
+    assert_eq!(heap.counts().live, 0);
+}
+
+#[test]
+fn a_million_node_garbage_ring_and_live_chain_collect_without_deep_stacks() {
+    let heap = quiet_heap();
+    let n = common::scaled(1_000_000);
+    let drops = DropCounter::default();
+    let first = node(&heap, "ring", &drops);
+    let mut prev = first.clone();
+    for _ in 1..n {
+        let next = node(&heap, "ring", &drops);
+        link(&prev, &next);
+        prev = next;
+    }
+    link(&prev, &first);
+    drop((first, prev));
+    let chain_head = node(&heap, "chain", &drops);
+    let mut prev = chain_head.clone();
+    for _ in 1..n {
+        let next = node(&heap, "chain", &drops);
+        link(&prev, &next);
+        prev = next;
+    }
+    drop(prev);
+    let found = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn({
+            let heap = Arc::new(heap);
+            move || (heap.collect(), heap)
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let (found, heap) = found;
+    assert_eq!(found, n);
+    assert_eq!(drops.get(), n);
+    assert_eq!(heap.counts().live, n as u64, "the live chain survives");
+    drop(chain_head);
+    assert_eq!(heap.counts().live, 0);
+}
+
+#[test]
+fn survivors_move_up_the_generations() {
+    let heap = quiet_heap();
+    let drops = DropCounter::default();
+    let keep = node(&heap, "kept", &drops);
+    let young = heap.collect_generation(0);
+    assert_eq!((young.generation, young.examined, young.unreachable), (0, 1, 0));
+    // Now in generation 1: a young collection does not look at it again.
+    assert_eq!(heap.collect_generation(0).examined, 0);
+    assert_eq!(heap.collect_generation(1).examined, 1);
+    assert_eq!(heap.collect_generation(2).examined, 1);
+    let stats = heap.collection_stats();
+    assert_eq!((stats[0].collections, stats[1].collections, stats[2].collections), (2, 1, 1));
+    drop(keep);
+}
+
+#[test]
+fn generation_counts_follow_cpython() {
+    let heap = quiet_heap();
+    assert_eq!(heap.thresholds(), [2000, 10, 10]);
+    heap.set_thresholds([700, 5, 3]);
+    assert_eq!(heap.thresholds(), [700, 5, 3]);
+    let drops = DropCounter::default();
+    let objects: Vec<_> = (0..300).map(|_| node(&heap, "n", &drops)).collect();
+    heap.collect_generation(0);
+    heap.collect_generation(0);
+    assert_eq!(heap.collection_counts()[1], 2);
+    heap.collect_generation(1);
+    assert_eq!(heap.collection_counts()[1..], [0, 1]);
+    drop(objects);
+}
+
+#[test]
+fn automatic_collection_keeps_a_self_cycle_loop_in_flat_memory() {
+    let heap = Heap::new();
+    assert!(heap.automatic_collection());
+    let drops = DropCounter::default();
+    let n = common::scaled(100_000);
+    let mut peak = 0;
+    for _ in 0..n {
+        let a = node(&heap, "loop", &drops);
+        link(&a, &a);
+        drop(a);
+        peak = peak.max(heap.counts().live);
+    }
+    assert!(peak < 10_000, "live objects peaked at {peak}: automatic collection did not keep up");
+    assert!(drops.get() > n / 2, "freed only {}", drops.get());
+    assert!(heap.collection_stats()[0].collections > 0);
+}
+
+#[test]
+fn disabled_automatic_collection_leaks_until_an_explicit_collect() {
+    let heap = quiet_heap();
+    let drops = DropCounter::default();
+    for _ in 0..5000 {
+        let a = node(&heap, "loop", &drops);
+        link(&a, &a);
+    }
+    assert_eq!(drops.get(), 0);
+    assert_eq!(heap.collect(), 5000);
+    assert_eq!(drops.get(), 5000);
+}
+
+#[test]
+fn collect_inside_a_callback_or_drop_is_a_no_op() {
+    let heap = Arc::new(quiet_heap());
+    let inner_result = Arc::new(Mutex::new(None));
+    let (h, r) = (heap.clone(), inner_result.clone());
+    let drops = DropCounter::default();
+    let a = node(&heap, "a", &drops);
+    link(&a, &a);
+    let _w = Gc::downgrade_with(&a, move |_| {
+        *r.lock().unwrap() = Some(h.collect());
+    });
+    drop(a);
+    assert_eq!(heap.collect(), 1);
+    assert_eq!(*inner_result.lock().unwrap(), Some(0));
+}
+
+#[test]
+fn collecting_while_this_thread_holds_a_cell_for_writing_does_not_wait_for_itself() {
+    let heap = quiet_heap();
+    let drops = DropCounter::default();
+    let keeper = node(&heap, "keeper", &drops);
+    let kept = node(&heap, "kept", &drops);
+    link(&keeper, &kept);
+    let garbage = node(&heap, "garbage", &drops);
+    link(&garbage, &garbage);
+    drop((kept, garbage));
+    let guard = keeper.edges.write();
+    // The guard is an operation on this thread; the collector does not wait for its own thread
+    // and reads the locked cell as opaque (its contents stay alive).
+    assert_eq!(heap.collect(), 1);
+    assert_eq!(guard[0].name, "kept");
+    drop(guard);
+    assert_eq!(drops.get(), 1);
+}
+
+#[test]
+fn collections_run_while_other_threads_mutate() {
+    // Three threads build cycles, hang some on a root, and move handles between objects, a
+    // bounded number of times, while this thread collects again and again.
+    let heap = Arc::new(Heap::new());
+    let drops = DropCounter::default();
+    let done = Arc::new(AtomicUsize::new(0));
+    let rounds = common::scaled(20_000);
+    let workers: Vec<_> = (0..3)
+        .map(|t| {
+            let (heap, drops, done) = (heap.clone(), drops.clone(), done.clone());
+            std::thread::spawn(move || {
+                let root = node(&heap, "root", &drops);
+                for i in 0..rounds {
+                    let a = node(&heap, "a", &drops);
+                    let b = node(&heap, "b", &drops);
+                    link(&a, &b);
+                    link(&b, &a);
+                    if (i + t) % 3 == 0 {
+                        root.edges.write().push(a.clone());
+                    }
+                    if i % 50 == 0 {
+                        root.edges.write().clear();
+                    }
+                    // Move a handle from one object to another while collections run.
+                    let moved = b.edges.write().pop();
+                    if let Some(m) = moved {
+                        a.edges.write().push(m);
+                    }
+                    // The root's children must all be intact, whatever the collector does.
+                    for child in root.edges.read().iter() {
+                        assert!(Gc::try_get(child).is_some(), "a reachable object was torn down");
+                    }
+                }
+                root.edges.write().clear();
+                done.fetch_add(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    let mut collections = 0;
+    while done.load(Ordering::SeqCst) < 3 {
+        heap.collect();
+        collections += 1;
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    for w in workers {
+        w.join().unwrap();
+    }
+    heap.collect();
+    assert!(collections > 0);
+    // Every object ever made is gone: nothing reachable is left, nothing was freed twice
+    // (DropToken counts each drop once; a double free would trip valgrind in CI).
+    assert_eq!(drops.get(), rounds * 2 * 3 + 3);
+    assert_eq!(heap.counts().live, 0);
+}
+
+#[derive(Trace)]
+struct ThroughMutex {
+    other: Mutex<Option<Gc<ThroughMutex>>>,
+}
+
+#[test]
+fn a_cycle_through_a_std_mutex_is_kept_and_one_through_a_gc_cell_is_freed() {
+    // A thread may change a std Mutex's contents while a collection scans, so the collector
+    // never reads through one: the cycle leaks (safely). The same cycle through GcCell goes.
+    let heap = quiet_heap();
+    let a = Gc::new_in(ThroughMutex { other: Mutex::new(None) }, &heap);
+    *a.other.lock().unwrap() = Some(a.clone());
+    let w = Gc::downgrade(&a);
+    drop(a);
+    assert_eq!(heap.collect(), 0);
+    assert!(w.upgrade().is_some());
+    let drops = DropCounter::default();
+    let b = node(&heap, "b", &drops);
+    link(&b, &b);
+    drop(b);
+    assert_eq!(heap.collect(), 1);
+    // Break the first cycle by hand so the test ends clean.
+    let a = w.upgrade().unwrap();
+    a.other.lock().unwrap().take();
+}
