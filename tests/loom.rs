@@ -193,3 +193,122 @@ fn a_nursery_object_dying_on_another_thread_races_its_makers_flush() {
         assert_eq!((counts.live, counts.tracked), (0, 0));
     });
 }
+
+/// A node for the collector's models: a value loom watches, and an edge that can change.
+#[derive(weakling::Trace)]
+struct Cell {
+    #[trace(skip)]
+    value: Value,
+    edge: weakling::GcCell<Option<Gc<Cell>>>,
+}
+
+fn cell(heap: &Heap, drops: &Arc<AtomicUsize>) -> Gc<Cell> {
+    Gc::new_in(Cell { value: Value::new(drops), edge: weakling::GcCell::new(None) }, heap)
+}
+
+#[test]
+fn a_count_dropping_to_zero_during_a_collection() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let heap = Arc::new(Heap::new());
+        heap.set_automatic_collection(false);
+        let x = cell(&heap, &drops);
+        let y = cell(&heap, &drops);
+        y.edge.set(Some(y.clone())); // garbage once `y` goes
+        drop(y);
+        let dropper = thread::spawn(move || {
+            assert_eq!(x.value.read(), 7);
+            drop(x);
+        });
+        let found = heap.collect();
+        dropper.join().unwrap();
+        assert_eq!(found, 1, "exactly the self-cycle is garbage");
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+        assert_eq!(heap.counts().live, 0);
+    });
+}
+
+#[test]
+fn an_upgrade_during_a_collection() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let heap = Arc::new(Heap::new());
+        heap.set_automatic_collection(false);
+        let x = cell(&heap, &drops);
+        x.edge.set(Some(x.clone()));
+        let w = Gc::downgrade(&x);
+        drop(x);
+        let upgrader = thread::spawn(move || {
+            // Either the collector decided first (no upgrade), or this thread holds the
+            // object and the collector must keep it intact.
+            w.upgrade().map(|x| {
+                assert!(Gc::try_get(&x).is_some(), "upgraded to a torn-down object");
+                assert_eq!(x.value.read(), 7);
+                x.edge.take();
+            })
+        });
+        heap.collect();
+        let upgraded = upgrader.join().unwrap().is_some();
+        heap.collect();
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "freed once, whoever won (upgraded: {upgraded})"
+        );
+        assert_eq!(heap.counts().live, 0);
+    });
+}
+
+#[test]
+fn a_handle_moved_out_of_a_scanned_object_during_the_scan() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let heap = Arc::new(Heap::new());
+        heap.set_automatic_collection(false);
+        let root = cell(&heap, &drops);
+        let inner = cell(&heap, &drops);
+        inner.edge.set(Some(inner.clone())); // a cycle, reachable only through `root`
+        root.edge.set(Some(inner));
+        let mover = thread::spawn(move || {
+            // Take the cycle out of `root` onto this thread's stack, then let `root` go.
+            let moved = root.edge.take().unwrap();
+            drop(root);
+            assert!(Gc::try_get(&moved).is_some(), "a held object was torn down");
+            assert_eq!(moved.value.read(), 7);
+            moved.edge.take();
+        });
+        heap.collect();
+        mover.join().unwrap();
+        heap.collect();
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+        assert_eq!(heap.counts().live, 0);
+    });
+}
+
+#[test]
+fn a_cell_locked_during_the_scan_by_another_thread_or_the_collector_itself() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let heap = Arc::new(Heap::new());
+        heap.set_automatic_collection(false);
+        let held = cell(&heap, &drops);
+        let garbage = cell(&heap, &drops);
+        garbage.edge.set(Some(garbage.clone()));
+        drop(garbage);
+        let other = cell(&heap, &drops);
+        let writer = thread::spawn(move || {
+            // Another thread writes a cell while the collector may be scanning.
+            let target = other.clone();
+            other.edge.set(Some(target));
+            other.edge.take();
+        });
+        // The collecting thread itself holds a write guard: it must not wait for itself.
+        let guard = held.edge.write();
+        let found = heap.collect();
+        drop(guard);
+        writer.join().unwrap();
+        assert_eq!(found, 1);
+        assert_eq!(drops.load(Ordering::SeqCst), 2, "the garbage and `other` are gone");
+        assert_eq!(held.value.read(), 7);
+    });
+}

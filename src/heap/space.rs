@@ -24,8 +24,8 @@ use super::thread_state::{registry, Tally};
 use crate::collect::state::{CollectorState, DEFAULT_THRESHOLDS};
 use crate::sync::{global, AtomicUsize, CachePadded, Mutex, MutexGuard, Ordering};
 
-/// Shards per heap (a power of two).
-pub(crate) const SHARDS: usize = 16;
+/// Shards per heap (two under loom, to keep models small).
+pub(crate) const SHARDS: usize = if cfg!(weakling_loom) { 2 } else { 16 };
 /// Tracked lists per shard: three generations and the frozen (permanent) list.
 pub(crate) const LISTS: usize = 4;
 /// Slot list tag: on a thread's nursery (the middle field names the thread).
