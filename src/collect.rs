@@ -56,6 +56,10 @@
 //! locks, so the stop is short. A thread that keeps a `GcCell` locked for writing delays it; past
 //! a time limit the collection is abandoned (nothing freed) rather than risk a deadlock with
 //! that thread.
+//!
+//! The loom models in `tests/loom.rs` check the pause against a last drop, an upgrade, a handle
+//! moved out of a scanned object and cell writes on both threads; making operations ignore the
+//! stop fails them.
 
 pub(crate) mod collection;
 pub(crate) mod control;
