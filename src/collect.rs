@@ -21,6 +21,7 @@
 //! | `scan.rs` | trial deletion over a working set |
 //! | `collection.rs` | one collection: stop, scan, condemn, tear down, call back, free |
 //! | `control.rs` | the `gc` surface on [`Heap`](crate::Heap), the automatic trigger |
+//! | `inspect.rs` | freezing, the census by type, `is_tracked` |
 //!
 //! # Why every interleaving with other threads is safe
 //!
@@ -63,8 +64,10 @@
 
 pub(crate) mod collection;
 pub(crate) mod control;
+pub(crate) mod inspect;
 pub(crate) mod scan;
 pub(crate) mod state;
 
 pub(crate) use control::at_safe_point;
+pub use inspect::is_tracked;
 pub use state::{Collection, GenerationStats, GENERATIONS};

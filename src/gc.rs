@@ -69,6 +69,30 @@ pub fn get_count() -> [usize; GENERATIONS] {
     Heap::global().collection_counts()
 }
 
+/// Moves every tracked object of the default heap to the permanent generation.
+pub fn freeze() -> bool {
+    Heap::global().freeze()
+}
+
+/// Moves the default heap's frozen objects back to the oldest generation.
+pub fn unfreeze() -> bool {
+    Heap::global().unfreeze()
+}
+
+/// How many of the default heap's objects are frozen.
+#[must_use]
+pub fn get_freeze_count() -> usize {
+    Heap::global().freeze_count()
+}
+
+/// The default heap's tracked objects counted by type, most numerous first.
+#[must_use]
+pub fn census() -> Vec<(&'static str, usize)> {
+    Heap::global().census()
+}
+
+pub use crate::collect::is_tracked;
+
 /// The default heap's per-generation statistics.
 #[must_use]
 pub fn get_stats() -> [GenerationStats; GENERATIONS] {

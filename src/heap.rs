@@ -49,7 +49,9 @@ pub(crate) mod raw {
     pub(crate) use super::header::{Header, HAS_CALLBACKS, TORN_DOWN};
     pub(crate) use super::layout::gc_head_of;
     pub(crate) use super::pause;
-    pub(crate) use super::space::{decode, encode, HeapInner, ObjPtr, SHARDS, UNLISTED, WORKING};
+    pub(crate) use super::space::{
+        decode, encode, HeapInner, ObjPtr, Shard, LISTS, SHARDS, UNLISTED, WORKING,
+    };
     pub(crate) use super::thread_state::{count_tracked_frees, current, flush_all};
     pub(crate) use super::trace::{Edge, Tracer};
     pub(crate) use crate::sync::Ordering;

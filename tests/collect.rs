@@ -489,3 +489,47 @@ fn a_cycle_through_a_std_mutex_is_kept_and_one_through_a_gc_cell_is_freed() {
     let a = w.upgrade().unwrap();
     a.other.lock().unwrap().take();
 }
+
+#[test]
+fn frozen_objects_are_not_examined_until_unfrozen() {
+    let heap = quiet_heap();
+    let drops = DropCounter::default();
+    let kept: Vec<_> = (0..10).map(|_| node(&heap, "kept", &drops)).collect();
+    let cycle = node(&heap, "cycle", &drops);
+    link(&cycle, &cycle);
+    drop(cycle);
+    assert!(heap.freeze());
+    assert_eq!(heap.freeze_count(), 11);
+    let c = heap.collect_generation(2);
+    assert_eq!((c.examined, c.unreachable), (0, 0), "frozen objects are never examined");
+    assert_eq!(drops.get(), 0);
+    let young = node(&heap, "young", &drops);
+    assert_eq!(heap.collect_generation(2).examined, 1, "new objects are collected as usual");
+    assert!(heap.unfreeze());
+    assert_eq!(heap.freeze_count(), 0);
+    assert_eq!(heap.collect(), 1, "the frozen cycle is freed once unfrozen");
+    drop((kept, young));
+    assert_eq!(heap.counts().live, 0);
+}
+
+#[test]
+fn a_census_counts_tracked_objects_by_type() {
+    #[derive(Trace)]
+    struct Other {
+        link: GcCell<Option<Gc<Other>>>,
+    }
+    let heap = quiet_heap();
+    let drops = DropCounter::default();
+    let nodes: Vec<_> = (0..3).map(|_| node(&heap, "n", &drops)).collect();
+    let others: Vec<_> =
+        (0..5).map(|_| Gc::new_in(Other { link: GcCell::new(None) }, &heap)).collect();
+    let leaf = Gc::new_in(7_u64, &heap);
+    let census = heap.census();
+    assert_eq!(census.len(), 2, "leaves are not tracked: {census:?}");
+    assert!(census[0].0.ends_with("Other") && census[0].1 == 5, "{census:?}");
+    assert!(census[1].0.ends_with("Node") && census[1].1 == 3, "{census:?}");
+    assert!(weakling::gc::is_tracked(&nodes[0]));
+    assert!(!weakling::gc::is_tracked(&leaf));
+    drop((nodes, others, leaf));
+    assert!(heap.census().is_empty());
+}

@@ -140,6 +140,27 @@ pub(crate) fn collect(
     Some(collection)
 }
 
+/// Runs `f` on the shards of `heap` with the world stopped and every nursery flushed, so that
+/// every tracked object of the heap is on a list and none changes. `None` if the world could
+/// not be stopped (a thread kept a cell locked for writing), or on a thread that is collecting.
+pub(crate) fn with_world_stopped<R>(
+    heap: &'static HeapInner,
+    f: impl FnOnce(&mut [crate::sync::MutexGuard<'_, crate::heap::raw::Shard>]) -> R,
+) -> Option<R> {
+    if pause::collecting() {
+        return None;
+    }
+    let _exclusive = ONE_AT_A_TIME.lock();
+    let stopped = pause::stop_the_world(PATIENCE)?;
+    // SAFETY: the world is stopped and this thread runs no operation.
+    unsafe { flush_all() };
+    let mut shards: Vec<_> = (0..SHARDS).map(|i| heap.lock_shard(i)).collect();
+    let result = f(&mut shards);
+    drop(shards);
+    drop(stopped);
+    Some(result)
+}
+
 /// Steps 5 and 6 of the module docs.
 ///
 /// # Safety

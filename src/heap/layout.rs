@@ -46,6 +46,8 @@ pub(crate) struct VTable {
     pub(crate) drop_value: unsafe fn(NonNull<Header>),
     /// Frees the allocation (value already dropped or moved out).
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
+    /// `std::any::type_name` of the value, for the census.
+    pub(crate) type_name: fn() -> &'static str,
 }
 
 struct VTableOf<T>(std::marker::PhantomData<T>);
@@ -55,6 +57,7 @@ impl<T: Trace> VTableOf<T> {
         trace: trace_erased::<T>,
         drop_value: drop_value_erased::<T>,
         dealloc: dealloc_erased::<T>,
+        type_name: std::any::type_name::<T>,
     };
 }
 
