@@ -70,4 +70,4 @@ pub(crate) mod state;
 
 pub(crate) use control::at_safe_point;
 pub use inspect::is_tracked;
-pub use state::{Collection, GenerationStats, GENERATIONS};
+pub use state::{CallbackId, Collection, GenerationStats, Phase, GENERATIONS};

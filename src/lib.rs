@@ -78,7 +78,7 @@ mod sync;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub use collect::{Collection, GenerationStats, GENERATIONS};
+pub use collect::{CallbackId, Collection, GenerationStats, Phase, GENERATIONS};
 pub use heap::{
     overhead_of, Gc, GcCell, GcCellMut, GcCellRef, Heap, HeapCounts, Overhead, Referents, Trace,
     Tracer, Weak,

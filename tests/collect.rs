@@ -533,3 +533,35 @@ fn a_census_counts_tracked_objects_by_type() {
     drop((nodes, others, leaf));
     assert!(heap.census().is_empty());
 }
+
+#[test]
+fn collection_callbacks_see_start_and_stop_and_survive_panics() {
+    let heap = Arc::new(quiet_heap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let h = heap.clone();
+    let id = heap.add_collection_callback(move |phase| {
+        // A collection requested from a callback does nothing.
+        let nested = h.collect();
+        s.lock().unwrap().push((phase, nested));
+    });
+    let bomb = heap.add_collection_callback(|_| panic!("callback bomb"));
+    let drops = DropCounter::default();
+    let a = node(&heap, "a", &drops);
+    link(&a, &a);
+    drop(a);
+    let (found, errors) = capture_errors(|| heap.collect());
+    assert_eq!(found, 1);
+    assert_eq!(errors.iter().filter(|e| e.contains("callback bomb")).count(), 2);
+    let seen_now = std::mem::take(&mut *seen.lock().unwrap());
+    assert_eq!(seen_now.len(), 2);
+    assert_eq!(seen_now[0], (weakling::Phase::Start { generation: 2 }, 0));
+    match seen_now[1] {
+        (weakling::Phase::Stop(c), 0) => assert_eq!((c.generation, c.unreachable), (2, 1)),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(heap.remove_collection_callback(id) && heap.remove_collection_callback(bomb));
+    assert!(!heap.remove_collection_callback(id));
+    heap.collect();
+    assert!(seen.lock().unwrap().is_empty());
+}

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::scan::Scan;
-use super::state::{Collection, GENERATIONS};
+use super::state::{Collection, Phase, GENERATIONS};
 use crate::contain::contained;
 use crate::heap::raw::{
     callbacks, decode, encode, flush_all, gc_head_of, pause, HeapInner, ObjPtr, Ordering,
@@ -57,6 +57,7 @@ pub(crate) fn collect(
     }
     let exclusive = if explicit { ONE_AT_A_TIME.lock() } else { ONE_AT_A_TIME.try_lock()? };
     let _collecting = pause::mark_collecting();
+    notify(heap, Phase::Start { generation });
     let start = Instant::now();
     let span = tracing::info_span!(
         "weakling.collect",
@@ -80,6 +81,7 @@ pub(crate) fn collect(
         }
         tracing::warn!(target: "weakling", "collection abandoned: a thread held a GcCell for writing too long");
         heap.collector().record(&collection, 0);
+        notify(heap, Phase::Stop(collection));
         return Some(collection);
     };
     // SAFETY: the world is stopped and this thread runs no operation.
@@ -137,7 +139,17 @@ pub(crate) fn collect(
     span.record("unreachable", collection.unreachable);
     span.record("micros", collection.duration.as_micros() as u64);
     heap.collector().record(&collection, survivors);
+    notify(heap, Phase::Stop(collection));
     Some(collection)
+}
+
+/// Calls the heap's collection callbacks, outside every lock; a panic in one is reported and
+/// the others still run. A collection they request does nothing (this thread is collecting).
+fn notify(heap: &HeapInner, phase: Phase) {
+    let callbacks: Vec<_> = heap.collector().callbacks.iter().map(|(_, f)| f.clone()).collect();
+    for callback in callbacks {
+        contained("collection callback", || callback(phase));
+    }
 }
 
 /// Runs `f` on the shards of `heap` with the world stopped and every nursery flushed, so that

@@ -2,7 +2,7 @@
 //! automatic trigger.
 
 use super::collection::collect;
-use super::state::{Collection, GenerationStats, GENERATIONS};
+use super::state::{CallbackId, Collection, GenerationStats, Phase, GENERATIONS};
 use crate::heap::raw::{current, destruction_depth, pause, HeapInner, Ordering};
 use crate::Heap;
 
@@ -102,6 +102,43 @@ impl Heap {
         let inner = self.inner();
         let state = inner.collector();
         [inner.young(), state.younger_collections[0], state.younger_collections[1]]
+    }
+
+    /// Adds a function called before and after every collection of this heap (Python's
+    /// `gc.callbacks`), with [`Phase::Start`] and then [`Phase::Stop`] and the collection's
+    /// figures. It runs on the collecting thread, never while other threads are stopped; a
+    /// panic in it is reported with `tracing::error!` and the collection goes on; a collection
+    /// it requests does nothing.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use weakling::{Heap, Phase};
+    ///
+    /// let heap = Heap::new();
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let s = seen.clone();
+    /// let id = heap.add_collection_callback(move |phase| s.lock().unwrap().push(phase));
+    /// heap.collect();
+    /// assert!(matches!(seen.lock().unwrap()[..], [Phase::Start { generation: 2 }, Phase::Stop(_)]));
+    /// assert!(heap.remove_collection_callback(id));
+    /// ```
+    pub fn add_collection_callback(
+        &self,
+        callback: impl Fn(Phase) + Send + Sync + 'static,
+    ) -> CallbackId {
+        let mut state = self.inner().collector();
+        let id = CallbackId(state.next_callback);
+        state.next_callback += 1;
+        state.callbacks.push((id, std::sync::Arc::new(callback)));
+        id
+    }
+
+    /// Removes a collection callback; `false` if it was not there.
+    pub fn remove_collection_callback(&self, id: CallbackId) -> bool {
+        let mut state = self.inner().collector();
+        let before = state.callbacks.len();
+        state.callbacks.retain(|(i, _)| *i != id);
+        state.callbacks.len() != before
     }
 
     /// What the collections of each generation have done (Python's `gc.get_stats()`).

@@ -1,5 +1,6 @@
 //! A heap's collector settings, counts and statistics: CPython's `gcstate`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Generations, youngest first.
@@ -43,6 +44,26 @@ pub struct Collection {
     pub duration: Duration,
 }
 
+/// When a collection callback is called (Python's `"start"` and `"stop"` phases).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Phase {
+    /// Before the collection of `generation` looks at anything.
+    Start {
+        /// The oldest generation about to be collected.
+        generation: usize,
+    },
+    /// After the collection finished, user code (callbacks, `Drop`) included.
+    Stop(Collection),
+}
+
+/// A function called before and after each collection of a heap (Python's `gc.callbacks`).
+pub(crate) type CollectionCallback = Arc<dyn Fn(Phase) + Send + Sync>;
+
+/// Names a collection callback, to remove it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CallbackId(pub(crate) u64);
+
 /// Per-heap collector state, behind the heap's collector lock.
 pub(crate) struct CollectorState {
     pub(crate) enabled: bool,
@@ -55,6 +76,8 @@ pub(crate) struct CollectorState {
     /// Objects promoted into the oldest generation since then.
     pub(crate) long_lived_pending: usize,
     pub(crate) stats: [GenerationStats; GENERATIONS],
+    pub(crate) callbacks: Vec<(CallbackId, CollectionCallback)>,
+    pub(crate) next_callback: u64,
 }
 
 impl Default for CollectorState {
@@ -66,6 +89,8 @@ impl Default for CollectorState {
             long_lived_total: 0,
             long_lived_pending: 0,
             stats: [GenerationStats::default(); GENERATIONS],
+            callbacks: Vec::new(),
+            next_callback: 0,
         }
     }
 }
