@@ -9,6 +9,7 @@
 //! | `gc.rs` | [`Gc`], the strong handle: creation, death and destruction |
 //! | `weak.rs` | [`Weak`], the weak handle, plain or carrying a callback |
 //! | `callbacks.rs` | the registry of death callbacks |
+//! | `ephemeron.rs` | values attached to a key object: conditional edges |
 //! | `deferred.rs` | destruction of deep structures without deep recursion |
 //! | `space.rs` | [`Heap`]: an object space, its tracked lists and counters |
 //! | `thread_state.rs` | per-thread state: nursery of new tracked objects, tallies |
@@ -32,6 +33,7 @@
 pub(crate) mod callbacks;
 mod cell;
 mod deferred;
+mod ephemeron;
 mod gc;
 mod header;
 mod layout;
@@ -46,7 +48,8 @@ mod weak;
 pub(crate) mod raw {
     pub(crate) use super::callbacks::{self, Registration};
     pub(crate) use super::deferred::destruction_depth;
-    pub(crate) use super::header::{Header, HAS_CALLBACKS, TORN_DOWN};
+    pub(crate) use super::ephemeron::{take_attached, trace_attached};
+    pub(crate) use super::header::{Header, HAS_ATTACHMENTS, HAS_CALLBACKS, TORN_DOWN};
     pub(crate) use super::layout::gc_head_of;
     pub(crate) use super::pause;
     pub(crate) use super::space::{
@@ -58,6 +61,7 @@ pub(crate) mod raw {
 }
 
 pub use cell::{GcCell, GcCellMut, GcCellRef};
+pub use ephemeron::Ephemeron;
 pub use gc::Gc;
 pub use layout::{overhead_of, Overhead};
 pub use space::{Heap, HeapCounts};

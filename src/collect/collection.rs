@@ -27,8 +27,8 @@ use super::scan::Scan;
 use super::state::{Collection, Phase, GENERATIONS};
 use crate::contain::contained;
 use crate::heap::raw::{
-    callbacks, decode, encode, flush_all, gc_head_of, pause, HeapInner, ObjPtr, Ordering,
-    Registration, HAS_CALLBACKS, SHARDS, TORN_DOWN, UNLISTED, WORKING,
+    callbacks, decode, encode, flush_all, gc_head_of, pause, take_attached, HeapInner, ObjPtr,
+    Ordering, Registration, HAS_ATTACHMENTS, HAS_CALLBACKS, SHARDS, TORN_DOWN, UNLISTED, WORKING,
 };
 use crate::sync::{global, Mutex};
 
@@ -179,11 +179,16 @@ pub(crate) fn with_world_stopped<R>(
 /// Every object is condemned, off the books, and holds one strong count owned by the caller.
 unsafe fn free_garbage(garbage: Vec<ObjPtr>) {
     let mut armed: Vec<Vec<Arc<Registration>>> = Vec::new();
+    let mut attached = Vec::new();
     for obj in &garbage {
         // SAFETY: the caller's count keeps the box allocated.
         let h = unsafe { obj.0.as_ref() };
-        if h.flags(Ordering::Acquire) & HAS_CALLBACKS != 0 {
+        let flags = h.flags(Ordering::Acquire);
+        if flags & HAS_CALLBACKS != 0 {
             armed.push(callbacks::take(obj.0));
+        }
+        if flags & HAS_ATTACHMENTS != 0 {
+            attached.push(take_attached(obj.0));
         }
         h.set_flags(TORN_DOWN);
     }
@@ -196,6 +201,7 @@ unsafe fn free_garbage(garbage: Vec<ObjPtr>) {
             unsafe { (vtable.drop_value)(obj.0) }
         });
     }
+    contained("dropping values attached to garbage keys", || drop(attached));
     for registrations in armed {
         callbacks::fire(registrations);
     }

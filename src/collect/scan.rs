@@ -14,7 +14,10 @@
 use std::ptr::NonNull;
 
 use crate::contain::contained;
-use crate::heap::raw::{decode, gc_head_of, Edge, Header, ObjPtr, Ordering, Tracer, WORKING};
+use crate::heap::raw::{
+    decode, gc_head_of, trace_attached, Edge, Header, ObjPtr, Ordering, Tracer, HAS_ATTACHMENTS,
+    WORKING,
+};
 
 /// The outcome of scanning a working set.
 pub(crate) struct Scan {
@@ -66,9 +69,18 @@ impl Scan {
             };
             // SAFETY: members are tracked and alive; the vtable matches their type.
             let vtable = unsafe { gc_head_of(obj.0).as_ref() }.vtable;
+            // SAFETY: members are alive.
+            let attached =
+                unsafe { obj.0.as_ref() }.flags(Ordering::Acquire) & HAS_ATTACHMENTS != 0;
             let traced = contained("Trace of an object during a collection", || {
+                let mut tracer = Tracer::new(&mut visit);
                 // SAFETY: as above.
-                unsafe { (vtable.trace)(obj.0, &mut Tracer::new(&mut visit)) }
+                unsafe { (vtable.trace)(obj.0, &mut tracer) };
+                if attached {
+                    // Values attached by ephemerons are edges of their key.
+                    // SAFETY: as above.
+                    unsafe { trace_attached(obj.0, &mut tracer) };
+                }
             });
             if opaque || traced.is_none() {
                 root[i] = true;

@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use super::callbacks::{self, Registration};
 use super::deferred::{self, Pending};
-use super::header::{Header, HAS_CALLBACKS};
+use super::ephemeron::take_attached;
+use super::header::{Header, HAS_ATTACHMENTS, HAS_CALLBACKS};
 use super::layout::{self, release_weak, vtable_of, GcBox};
 use super::space::{heap_of, Heap, HeapInner};
 use super::trace::{Trace, Tracer};
@@ -348,8 +349,12 @@ impl<T> Gc<T> {
         unsafe { leave_heap(header, op.as_ref()) };
         drop(op);
         // SAFETY: header allocated; object dead, so no one else reaches the callbacks.
-        if unsafe { header.as_ref() }.flags(Ordering::Acquire) & HAS_CALLBACKS != 0 {
+        let flags = unsafe { header.as_ref() }.flags(Ordering::Acquire);
+        if flags & HAS_CALLBACKS != 0 {
             callbacks::fire(callbacks::take(header));
+        }
+        if flags & HAS_ATTACHMENTS != 0 {
+            contained("dropping values attached to a dead key", || drop(take_attached(header)));
         }
         // SAFETY: the value is initialised; it is moved out once and never dropped in place
         // (`release_weak` frees without dropping).
@@ -367,8 +372,12 @@ impl<T> Gc<T> {
     unsafe fn destroy(header: NonNull<Header>) {
         // SAFETY: allocated until the weak reference released below.
         let h = unsafe { header.as_ref() };
-        if h.flags(Ordering::Acquire) & HAS_CALLBACKS != 0 {
+        let flags = h.flags(Ordering::Acquire);
+        if flags & HAS_CALLBACKS != 0 {
             callbacks::fire(callbacks::take(header));
+        }
+        if flags & HAS_ATTACHMENTS != 0 {
+            contained("dropping values attached to a dead key", || drop(take_attached(header)));
         }
         if !h.is_torn_down() {
             let value = header.cast::<GcBox<T>>();
@@ -478,7 +487,9 @@ impl<T> Gc<T> {
         drop(op);
         // SAFETY: allocated until the shared weak reference is released below or in `destroy`.
         let h = unsafe { header.as_ref() };
-        if !std::mem::needs_drop::<T>() && h.flags(Ordering::Acquire) & HAS_CALLBACKS == 0 {
+        if !std::mem::needs_drop::<T>()
+            && h.flags(Ordering::Acquire) & (HAS_CALLBACKS | HAS_ATTACHMENTS) == 0
+        {
             // Nothing to run and nothing that could recurse: free at once.
             // SAFETY: the strong handles' shared weak reference, released once.
             unsafe { release_weak::<T>(header) };

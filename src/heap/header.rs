@@ -37,6 +37,9 @@ pub(crate) const HAS_CALLBACKS: usize = 1 << 33;
 /// The value has been dropped while strong handles still exist (cycle teardown). Plain
 /// access panics, `try_` access returns `None`.
 pub(crate) const TORN_DOWN: usize = 1 << 34;
+/// Some value was attached to this object by an `Ephemeron`: dying must drop it, and the
+/// collector traces it as the object's edge.
+pub(crate) const HAS_ATTACHMENTS: usize = 1 << 35;
 const HEAP_SHIFT: u32 = 40;
 /// Heap ids fit in the top 24 bits of the weak word.
 pub(crate) const MAX_HEAP_ID: u32 = (1 << 24) - 1;

@@ -107,7 +107,7 @@ impl<T> Weak<T> {
     }
 
     /// The header of the observed object, if any.
-    fn target(&self) -> Option<NonNull<Header>> {
+    pub(crate) fn target(&self) -> Option<NonNull<Header>> {
         match self.kind() {
             Kind::Dangling => None,
             Kind::Plain(h) => Some(h),
