@@ -230,6 +230,10 @@ pub struct HeapCounts {
 /// [`Gc::new`](crate::Gc::new) allocates in the process-wide [`Heap::global`];
 /// [`Gc::new_in`](crate::Gc::new_in) in any other.
 ///
+/// Each heap is collected on its own: handles from objects of other heaps count as references
+/// from outside, so a cycle that spans two heaps is never collected. Keep the objects of one
+/// structure in one heap.
+///
 /// A heap's bookkeeping (a few KiB) stays reserved until the process ends, because objects
 /// may outlive the `Heap` value that made them; make a few long-lived heaps, not one per
 /// request. At most 2<sup>24</sup> − 1 heaps can be made in one process.
