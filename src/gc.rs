@@ -93,6 +93,12 @@ pub fn census() -> Vec<(&'static str, usize)> {
 
 pub use crate::collect::is_tracked;
 
+/// The tracked objects of the default heap that hold a strong handle to `target`.
+#[must_use]
+pub fn referrers<T>(target: &crate::Gc<T>) -> Vec<crate::AnyGc> {
+    Heap::global().referrers(target)
+}
+
 /// The default heap's per-generation statistics.
 #[must_use]
 pub fn get_stats() -> [GenerationStats; GENERATIONS] {

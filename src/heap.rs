@@ -8,6 +8,7 @@
 //! | `layout.rs` | leaf and tracked boxes, the collector prefix, allocation and freeing |
 //! | `gc.rs` | [`Gc`], the strong handle: creation, death and destruction |
 //! | `weak.rs` | [`Weak`], the weak handle, plain or carrying a callback |
+//! | `any.rs` | [`AnyGc`], a strong handle to a tracked object of any type |
 //! | `callbacks.rs` | the registry of death callbacks |
 //! | `ephemeron.rs` | values attached to a key object: conditional edges |
 //! | `deferred.rs` | destruction of deep structures without deep recursion |
@@ -30,6 +31,7 @@
 //!    strong handles' weak reference.
 //! 4. The box is freed when the weak count reaches zero.
 
+mod any;
 pub(crate) mod callbacks;
 mod cell;
 mod deferred;
@@ -46,6 +48,7 @@ mod weak;
 /// The raw layer the cycle collector works on: object headers and prefixes, lists, the
 /// world's pause, the callback registry.
 pub(crate) mod raw {
+    pub(crate) use super::any::AnyGc;
     pub(crate) use super::callbacks::{self, Registration};
     pub(crate) use super::deferred::destruction_depth;
     pub(crate) use super::ephemeron::{take_attached, trace_attached};
@@ -60,6 +63,7 @@ pub(crate) mod raw {
     pub(crate) use crate::sync::Ordering;
 }
 
+pub use any::AnyGc;
 pub use cell::{GcCell, GcCellMut, GcCellRef};
 pub use ephemeron::Ephemeron;
 pub use gc::Gc;

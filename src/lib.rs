@@ -80,6 +80,6 @@ struct ReadmeDoctests;
 
 pub use collect::{CallbackId, Collection, GenerationStats, Phase, GENERATIONS};
 pub use heap::{
-    overhead_of, Ephemeron, Gc, GcCell, GcCellMut, GcCellRef, Heap, HeapCounts, Overhead,
+    overhead_of, AnyGc, Ephemeron, Gc, GcCell, GcCellMut, GcCellRef, Heap, HeapCounts, Overhead,
     Referents, Trace, Tracer, Weak,
 };

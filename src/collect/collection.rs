@@ -27,8 +27,9 @@ use super::scan::Scan;
 use super::state::{Collection, Phase, GENERATIONS};
 use crate::contain::contained;
 use crate::heap::raw::{
-    callbacks, decode, encode, flush_all, gc_head_of, pause, take_attached, HeapInner, ObjPtr,
-    Ordering, Registration, HAS_ATTACHMENTS, HAS_CALLBACKS, SHARDS, TORN_DOWN, UNLISTED, WORKING,
+    callbacks, decode, encode, flush_all, gc_head_of, pause, take_attached, AnyGc, HeapInner,
+    ObjPtr, Ordering, Registration, HAS_ATTACHMENTS, HAS_CALLBACKS, SHARDS, TORN_DOWN, UNLISTED,
+    WORKING,
 };
 use crate::sync::{global, Mutex};
 
@@ -103,12 +104,20 @@ pub(crate) fn collect(
     let scan = unsafe { Scan::run(&objects) };
 
     let target = (generation + 1).min(GENERATIONS - 1);
+    let keep_garbage = heap.collector().keep_garbage;
     let mut garbage: Vec<ObjPtr> = Vec::new();
+    let mut kept: Vec<ObjPtr> = Vec::new();
     for (obj, reachable) in objects.iter().zip(scan.reachable) {
         // SAFETY: as above.
         let head = unsafe { gc_head_of(obj.0).as_ref() };
         let (_, si, _) = decode(head.slot.load(Ordering::Relaxed));
-        if reachable {
+        if reachable || keep_garbage {
+            if !reachable {
+                // Kept for inspection instead of freed: the heap's garbage list holds it.
+                // SAFETY: as above.
+                unsafe { obj.0.as_ref() }.inc_strong();
+                kept.push(*obj);
+            }
             let list = &mut shards[si].lists[target];
             head.slot.store(encode(target, si, list.len()), Ordering::Relaxed);
             list.push(*obj);
@@ -121,15 +130,20 @@ pub(crate) fn collect(
             garbage.push(*obj);
         }
     }
-    let survivors = objects.len() - garbage.len();
+    let survivors = objects.len() - garbage.len() - kept.len();
     heap.reset_young();
     drop(shards);
     drop(stopped);
     drop(exclusive);
 
     collection.examined = objects.len();
-    collection.unreachable = garbage.len();
+    collection.unreachable = garbage.len() + kept.len();
     collection.collected = garbage.len();
+    if !kept.is_empty() {
+        // SAFETY: tracked objects, each with one count raised above for this handle.
+        let kept = kept.into_iter().map(|o| unsafe { AnyGc::adopt(o.0) });
+        heap.collector().garbage.extend(kept);
+    }
     crate::heap::raw::count_tracked_frees(heap, garbage.len());
     // SAFETY: `garbage` holds condemned, unlisted objects with one count each held here.
     unsafe { free_garbage(garbage) };

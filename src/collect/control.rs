@@ -133,6 +133,32 @@ impl Heap {
         id
     }
 
+    /// Keeps the unreachable objects that collections find in [`Heap::garbage`] instead of
+    /// freeing them (Python's `gc.set_debug(gc.DEBUG_SAVEALL)`), so that a leak hunt can see
+    /// what the cycles were. Kept objects are not torn down and their weak handles still work;
+    /// once the list lets go of them ([`Heap::take_garbage`]), a later collection with the mode
+    /// off frees them.
+    pub fn set_keep_garbage(&self, keep: bool) {
+        self.inner().collector().keep_garbage = keep;
+    }
+
+    /// Whether unreachable objects are kept instead of freed.
+    #[must_use]
+    pub fn keep_garbage(&self) -> bool {
+        self.inner().collector().keep_garbage
+    }
+
+    /// The unreachable objects kept so far (Python's `gc.garbage`), oldest first.
+    #[must_use]
+    pub fn garbage(&self) -> Vec<crate::AnyGc> {
+        self.inner().collector().garbage.clone()
+    }
+
+    /// Takes the kept unreachable objects out of the heap's list.
+    pub fn take_garbage(&self) -> Vec<crate::AnyGc> {
+        std::mem::take(&mut self.inner().collector().garbage)
+    }
+
     /// Removes a collection callback; `false` if it was not there.
     pub fn remove_collection_callback(&self, id: CallbackId) -> bool {
         let mut state = self.inner().collector();

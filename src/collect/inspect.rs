@@ -4,7 +4,10 @@ use std::collections::HashMap;
 
 use super::collection::with_world_stopped;
 use super::state::GENERATIONS;
-use crate::heap::raw::{encode, gc_head_of, Ordering, LISTS};
+use crate::contain::contained;
+use crate::heap::raw::{
+    encode, gc_head_of, trace_attached, AnyGc, Edge, Ordering, Tracer, HAS_ATTACHMENTS, LISTS,
+};
 use crate::{Gc, Heap};
 
 /// The list frozen objects live on: never examined by a collection.
@@ -94,6 +97,63 @@ impl Heap {
         let mut census: Vec<_> = counts.into_iter().collect();
         census.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         census
+    }
+}
+
+impl Heap {
+    /// The tracked objects of this heap that hold a strong handle to `target` (Python's
+    /// `gc.get_referrers`): who keeps it alive. Each comes as an [`AnyGc`], a strong handle
+    /// whose type [`AnyGc::type_name`] names. Untracked holders (a thread's stack, a leaf, a
+    /// static) are not found, as in Python.
+    ///
+    /// Empty if the other threads could not be stopped, or if called during a collection.
+    ///
+    /// ```
+    /// use weakling::{Gc, GcCell, Heap, Trace};
+    ///
+    /// #[derive(Trace)]
+    /// struct Holder { held: GcCell<Option<Gc<String>>> }
+    ///
+    /// let heap = Heap::new();
+    /// let target = Gc::new_in(String::from("who holds me?"), &heap);
+    /// let holder = Gc::new_in(Holder { held: GcCell::new(Some(target.clone())) }, &heap);
+    /// let found = heap.referrers(&target);
+    /// assert_eq!(found.len(), 1);
+    /// assert!(found[0].ptr_eq(&holder));
+    /// ```
+    #[must_use]
+    pub fn referrers<T>(&self, target: &Gc<T>) -> Vec<AnyGc> {
+        let wanted = Gc::header_ptr(target);
+        with_world_stopped(self.inner(), |shards| {
+            let mut found = Vec::new();
+            for shard in shards.iter() {
+                for obj in shard.lists.iter().flatten() {
+                    let mut refers = false;
+                    let mut visit = |edge: Edge| refers |= edge == Edge::Strong(wanted);
+                    // SAFETY: listed objects are tracked and alive; the world is stopped.
+                    let vtable = unsafe { gc_head_of(obj.0).as_ref() }.vtable;
+                    // SAFETY: as above.
+                    let h = unsafe { obj.0.as_ref() };
+                    let attached = h.flags(Ordering::Acquire) & HAS_ATTACHMENTS != 0;
+                    contained("Trace of an object while looking for referrers", || {
+                        let mut tracer = Tracer::new(&mut visit);
+                        // SAFETY: as above.
+                        unsafe { (vtable.trace)(obj.0, &mut tracer) };
+                        if attached {
+                            // SAFETY: as above.
+                            unsafe { trace_attached(obj.0, &mut tracer) };
+                        }
+                    });
+                    if refers {
+                        h.inc_strong();
+                        // SAFETY: a tracked object; the count raised above moves to the handle.
+                        found.push(unsafe { AnyGc::adopt(obj.0) });
+                    }
+                }
+            }
+            found
+        })
+        .unwrap_or_default()
     }
 }
 

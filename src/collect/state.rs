@@ -13,7 +13,7 @@ pub(crate) const DEFAULT_THRESHOLDS: [usize; GENERATIONS] = [2000, 10, 10];
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct GenerationStats {
-    /// Collections of this generation (as the oldest one collected).
+    /// Collections of this generation (as the oldest one collected), abandoned ones aside.
     pub collections: u64,
     /// Objects found unreachable and freed by those collections.
     pub collected: u64,
@@ -78,6 +78,9 @@ pub(crate) struct CollectorState {
     pub(crate) stats: [GenerationStats; GENERATIONS],
     pub(crate) callbacks: Vec<(CallbackId, CollectionCallback)>,
     pub(crate) next_callback: u64,
+    /// Keep unreachable objects in `garbage` instead of freeing them (Python's `DEBUG_SAVEALL`).
+    pub(crate) keep_garbage: bool,
+    pub(crate) garbage: Vec<crate::AnyGc>,
 }
 
 impl Default for CollectorState {
@@ -91,6 +94,8 @@ impl Default for CollectorState {
             stats: [GenerationStats::default(); GENERATIONS],
             callbacks: Vec::new(),
             next_callback: 0,
+            keep_garbage: false,
+            garbage: Vec::new(),
         }
     }
 }
@@ -116,13 +121,14 @@ impl CollectorState {
     pub(crate) fn record(&mut self, c: &Collection, survivors: usize) {
         let g = c.generation;
         let s = &mut self.stats[g];
-        s.collections += 1;
-        s.collected += c.collected as u64;
         s.time += c.duration;
         if c.abandoned {
+            // Not a collection: nothing was examined, and the counts stay as they were.
             s.abandoned += 1;
             return;
         }
+        s.collections += 1;
+        s.collected += c.collected as u64;
         // Collecting generation g resets the counts of g and the younger ones and counts one
         // collection towards g + 1.
         for younger in 0..g.min(2) {

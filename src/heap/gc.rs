@@ -370,24 +370,41 @@ impl<T> Gc<T> {
     /// # Safety
     /// The object's strong count reached zero, it left the heap's books, and this runs once.
     unsafe fn destroy(header: NonNull<Header>) {
-        // SAFETY: allocated until the weak reference released below.
-        let h = unsafe { header.as_ref() };
-        let flags = h.flags(Ordering::Acquire);
-        if flags & HAS_CALLBACKS != 0 {
-            callbacks::fire(callbacks::take(header));
-        }
-        if flags & HAS_ATTACHMENTS != 0 {
-            contained("dropping values attached to a dead key", || drop(take_attached(header)));
-        }
-        if !h.is_torn_down() {
-            let value = header.cast::<GcBox<T>>();
-            contained("Drop of a Gc value", || {
-                // SAFETY: the value is initialised, dropped here once; no handle can reach it.
-                unsafe { ptr::drop_in_place(&raw mut (*value.as_ptr()).value) }
-            });
-        }
-        // SAFETY: the strong handles' shared weak reference, released once.
-        unsafe { release_weak::<T>(header) };
+        // SAFETY: forwarded contract; the functions are those of `GcBox<T>`.
+        unsafe { destroy_object(header, layout::drop_value_erased::<T>, layout::free::<T>) }
+    }
+}
+
+/// Destroys an object whose strong count just reached zero: callbacks, attached values, the
+/// value (unless torn down), then the memory once no weak reference remains. Never unwinds.
+///
+/// # Safety
+/// The object's strong count reached zero, it left the heap's books, this runs once, and
+/// `drop_value` and `dealloc` are those of the object's type.
+pub(crate) unsafe fn destroy_object(
+    header: NonNull<Header>,
+    drop_value: unsafe fn(NonNull<Header>),
+    dealloc: unsafe fn(NonNull<Header>),
+) {
+    // SAFETY: allocated until the weak reference released below.
+    let h = unsafe { header.as_ref() };
+    let flags = h.flags(Ordering::Acquire);
+    if flags & HAS_CALLBACKS != 0 {
+        callbacks::fire(callbacks::take(header));
+    }
+    if flags & HAS_ATTACHMENTS != 0 {
+        contained("dropping values attached to a dead key", || drop(take_attached(header)));
+    }
+    if !h.is_torn_down() {
+        contained("Drop of a Gc value", || {
+            // SAFETY: the value is initialised, dropped here once; no handle can reach it.
+            unsafe { drop_value(header) }
+        });
+    }
+    // The strong handles' shared weak reference, released once.
+    if h.dec_weak() {
+        // SAFETY: no reference of any kind remains.
+        unsafe { dealloc(header) };
     }
 }
 
@@ -523,7 +540,7 @@ unsafe fn enter_heap(inner: &'static HeapInner, header: NonNull<Header>, tracked
 /// # Safety
 /// The object's strong count reached zero and the caller is the one that took it there;
 /// for a tracked object, `op` is the caller's operation around that.
-unsafe fn leave_heap(header: NonNull<Header>, op: Option<&pause::Operation>) {
+pub(crate) unsafe fn leave_heap(header: NonNull<Header>, op: Option<&pause::Operation>) {
     // SAFETY: the box is allocated until its weak references are gone.
     let h = unsafe { header.as_ref() };
     if h.is_torn_down() {

@@ -48,16 +48,19 @@ pub(crate) struct VTable {
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
     /// `std::any::type_name` of the value, for the census.
     pub(crate) type_name: fn() -> &'static str,
+    /// The value's type, to turn a type-erased handle back into a `Gc<T>`.
+    pub(crate) type_id: fn() -> std::any::TypeId,
 }
 
 struct VTableOf<T>(std::marker::PhantomData<T>);
 
-impl<T: Trace> VTableOf<T> {
+impl<T: Trace + 'static> VTableOf<T> {
     const VTABLE: VTable = VTable {
         trace: trace_erased::<T>,
         drop_value: drop_value_erased::<T>,
         dealloc: dealloc_erased::<T>,
         type_name: std::any::type_name::<T>,
+        type_id: std::any::TypeId::of::<T>,
     };
 }
 
@@ -72,7 +75,7 @@ unsafe fn trace_erased<T: Trace>(header: NonNull<Header>, tracer: &mut Tracer<'_
 /// # Safety
 /// `header` must point at a `GcBox<T>` whose value is initialised and not yet dropped, and
 /// nothing may use the value afterwards.
-unsafe fn drop_value_erased<T>(header: NonNull<Header>) {
+pub(crate) unsafe fn drop_value_erased<T>(header: NonNull<Header>) {
     // SAFETY: per this function's contract the value is initialised and dropped once.
     unsafe { std::ptr::drop_in_place(&raw mut (*header.cast::<GcBox<T>>().as_ptr()).value) };
 }
@@ -128,7 +131,7 @@ pub(crate) fn allocate<T: 'static>(
 }
 
 /// The vtable a tracked object of type `T` carries.
-pub(crate) fn vtable_of<T: Trace>() -> &'static VTable {
+pub(crate) fn vtable_of<T: Trace + 'static>() -> &'static VTable {
     &VTableOf::<T>::VTABLE
 }
 
