@@ -29,6 +29,7 @@ const EXAMPLES: &[&str] = &[
     "weak_parent",
     "cycles",
     "generations",
+    "leak_hunt",
     "tour",
 ];
 
@@ -485,6 +486,40 @@ fn weak_parent_does_not_keep_the_parent_alive() {
             "1",
             ">>> del child",
             "Child destroyed",
+        ],
+    );
+}
+
+#[test]
+fn leak_hunt_finds_the_cycle_and_the_fix_removes_it() {
+    assert_transcript(
+        "leak_hunt",
+        &[
+            ">>> gc.disable()",
+            ">>> for i in range(100): handle_request(i)",
+            "(live objects on the heap: 200)",
+            ">>> Counter(type(o).__name__ for o in gc.get_objects())",
+            "Listener: 100",
+            "Session: 100",
+            ">>> gc.set_debug(gc.DEBUG_SAVEALL); gc.collect()",
+            "200",
+            ">>> Counter(type(o).__name__ for o in gc.garbage)",
+            "Session: 100",
+            "Listener: 100",
+            ">>> session = next(o for o in gc.garbage if isinstance(o, Session))",
+            ">>> [type(r).__name__ for r in gc.get_referrers(session)]",
+            "[\"Listener\"]",
+            ">>> gc.get_referrers(session)[0].session is session",
+            "True",
+            ">>> session.id",
+            "0",
+            ">>> gc.garbage.clear(); gc.set_debug(0); gc.collect()",
+            "200",
+            "(live objects on the heap: 0)",
+            ">>> for i in range(100): handle_request_fixed(i)",
+            "(live objects on the heap: 0)",
+            ">>> Counter(type(o).__name__ for o in gc.get_objects())",
+            "{}",
         ],
     );
 }
