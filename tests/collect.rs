@@ -5,32 +5,8 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::{capture_errors, DropCounter, DropToken, Log};
+use common::{capture_errors, link, node, quiet_heap, DropCounter, DropToken, Log, Node};
 use weakling::{Gc, GcCell, Heap, Trace, Weak};
-
-#[derive(Trace)]
-struct Node {
-    name: &'static str,
-    edges: GcCell<Vec<Gc<Node>>>,
-    #[trace(skip)]
-    #[allow(dead_code)] // held only to count drops
-    token: Option<DropToken>,
-}
-
-fn node(heap: &Heap, name: &'static str, drops: &DropCounter) -> Gc<Node> {
-    Gc::new_in(Node { name, edges: GcCell::new(Vec::new()), token: Some(drops.token()) }, heap)
-}
-
-fn link(from: &Gc<Node>, to: &Gc<Node>) {
-    from.edges.write().push(to.clone());
-}
-
-/// A heap whose automatic collections do not interfere with what a test counts.
-fn quiet_heap() -> Heap {
-    let heap = Heap::new();
-    heap.set_automatic_collection(false);
-    heap
-}
 
 #[test]
 fn a_self_cycle_leaks_until_collected() {

@@ -5,31 +5,7 @@
 
 mod common;
 
-use common::{DropCounter, DropToken};
-use weakling::{Gc, GcCell, Heap, Trace};
-
-#[derive(Trace)]
-struct Node {
-    name: &'static str,
-    edges: GcCell<Vec<Gc<Node>>>,
-    #[trace(skip)]
-    #[allow(dead_code)] // held only to count drops
-    token: Option<DropToken>,
-}
-
-fn node(heap: &Heap, name: &'static str, drops: &DropCounter) -> Gc<Node> {
-    Gc::new_in(Node { name, edges: GcCell::new(Vec::new()), token: Some(drops.token()) }, heap)
-}
-
-fn link(from: &Gc<Node>, to: &Gc<Node>) {
-    from.edges.write().push(to.clone());
-}
-
-fn quiet_heap() -> Heap {
-    let heap = Heap::new();
-    heap.set_automatic_collection(false);
-    heap
-}
+use common::{link, node, quiet_heap, DropCounter};
 
 #[test]
 fn a_cell_held_for_writing_too_long_by_another_thread_abandons_the_collection() {

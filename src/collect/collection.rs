@@ -220,28 +220,10 @@ unsafe fn free_garbage(garbage: Vec<ObjPtr>) {
         callbacks::fire(registrations);
     }
     for obj in garbage {
-        // SAFETY: releases the count the collector held.
-        unsafe { release(obj) };
-    }
-}
-
-/// Drops the collector's strong count on a torn-down object.
-///
-/// # Safety
-/// The caller owns that count.
-unsafe fn release(obj: ObjPtr) {
-    // SAFETY: the count keeps the box allocated until released here.
-    let h = unsafe { obj.0.as_ref() };
-    if !h.dec_strong() {
-        // Some handle escaped the cycle (a Drop stored it): it frees the box later.
-        return;
-    }
-    if h.flags(Ordering::Acquire) & HAS_CALLBACKS != 0 {
-        // Registrations made meanwhile were refused (condemned), but take defensively.
-        callbacks::fire(callbacks::take(obj.0));
-    }
-    if h.dec_weak() {
-        // SAFETY: no reference of any kind remains; value already dropped.
-        unsafe { (gc_head_of(obj.0).as_ref().vtable.dealloc)(obj.0) };
+        // The collector's count is a strong handle like any other: dropping it takes the same
+        // path as any last drop (a torn-down value is not dropped again). A handle that escaped
+        // the cycle (a Drop stored it) keeps the box until it goes.
+        // SAFETY: a tracked object; the count the collector raised moves to the handle.
+        drop(unsafe { AnyGc::adopt(obj.0) });
     }
 }

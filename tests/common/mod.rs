@@ -79,3 +79,32 @@ pub fn scaled(n: usize) -> usize {
         _ => n,
     }
 }
+
+/// A node of test graphs: named, with edges that can change, counting its drops.
+#[derive(weakling::Trace)]
+pub struct Node {
+    pub name: &'static str,
+    pub edges: weakling::GcCell<Vec<weakling::Gc<Node>>>,
+    #[trace(skip)]
+    pub token: Option<DropToken>,
+}
+
+/// A new node on `heap` whose drop `drops` counts.
+pub fn node(heap: &weakling::Heap, name: &'static str, drops: &DropCounter) -> weakling::Gc<Node> {
+    weakling::Gc::new_in(
+        Node { name, edges: weakling::GcCell::new(Vec::new()), token: Some(drops.token()) },
+        heap,
+    )
+}
+
+/// Adds the edge `from → to`.
+pub fn link(from: &weakling::Gc<Node>, to: &weakling::Gc<Node>) {
+    from.edges.write().push(to.clone());
+}
+
+/// A heap whose automatic collections do not interfere with what a test counts.
+pub fn quiet_heap() -> weakling::Heap {
+    let heap = weakling::Heap::new();
+    heap.set_automatic_collection(false);
+    heap
+}
