@@ -20,6 +20,7 @@
 //! | `state.rs` | settings, counts and statistics of a heap's collector |
 //! | `scan.rs` | trial deletion over a working set |
 //! | `collection.rs` | one collection: stop, scan, condemn, tear down, call back, free |
+//! | `finalize.rs` | finalizers of garbage, and the second look that allows resurrection |
 //! | `control.rs` | the `gc` surface on [`Heap`](crate::Heap), the automatic trigger |
 //! | `inspect.rs` | freezing, the census by type, `is_tracked` |
 //!
@@ -53,6 +54,14 @@
 //! back. Its boxes stay allocated until their last count goes, and a `Drop` that reaches
 //! another member of its cycle finds it torn down instead of freed memory.
 //!
+//! Finalizers are user code that runs after that decision, with every member whole, and may
+//! hand a member's handle to anyone (resurrection). The collector still holds one count on
+//! every garbage object, so none can be freed meanwhile; after the finalizers it stops the
+//! world again and repeats trial deletion on the garbage alone, discounting its own count: an
+//! object a thread or a live object now holds has `gc_refs > 0` by the same argument as above,
+//! and is resurrected with everything it reaches before the world restarts. Only objects
+//! unreachable at that second stop are torn down.
+//!
 //! Threads never run user code inside an operation, and operations wait only for short list
 //! locks, so the stop is short. A thread that keeps a `GcCell` locked for writing delays it; past
 //! a time limit the collection is abandoned (nothing freed) rather than risk a deadlock with
@@ -64,6 +73,7 @@
 
 pub(crate) mod collection;
 pub(crate) mod control;
+pub(crate) mod finalize;
 pub(crate) mod inspect;
 pub(crate) mod scan;
 pub(crate) mod state;

@@ -44,7 +44,7 @@
 //! | `weakref.ref(a, callback)` | `Gc::downgrade_with(&a, callback)` |
 //! | `r()` | `r.upgrade()` (an `Option`) |
 //! | `weakref.getweakrefcount(a)` | `Gc::weak_count(&a)` |
-//! | `__del__` | `impl Drop` |
+//! | `__del__` | `impl Drop`; for objects in cycles, also `#[trace(finalize = f)]` ([`Trace::finalize`]: runs before teardown, may resurrect) |
 //! | `self.attr = other` after `__init__` | a [`GcCell`] field |
 //! | `gc.collect()` | [`gc::collect()`] or [`Heap::collect`] |
 //!

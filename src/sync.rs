@@ -128,6 +128,17 @@ macro_rules! global {
             static ref $name: $ty = $init;
         }
     };
+    // Visibility as plain tokens: loom's macro matches `pub(...)` literally.
+    ($(#[$meta:meta])* pub($($vis:tt)+) static $name:ident: $ty:ty = $init:expr;) => {
+        #[cfg(not(weakling_loom))]
+        $(#[$meta])*
+        pub($($vis)+) static $name: std::sync::LazyLock<$ty> = std::sync::LazyLock::new(|| $init);
+        #[cfg(weakling_loom)]
+        loom::lazy_static! {
+            $(#[$meta])*
+            pub($($vis)+) static ref $name: $ty = $init;
+        }
+    };
 }
 pub(crate) use global;
 

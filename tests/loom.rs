@@ -312,3 +312,58 @@ fn a_cell_locked_during_the_scan_by_another_thread_or_the_collector_itself() {
         assert_eq!(held.value.read(), 7);
     });
 }
+
+/// A self-cycle whose finalizer lets its own handle out through `slot`.
+#[derive(weakling::Trace)]
+#[trace(finalize = Resurrecting::finalize_self)]
+struct Resurrecting {
+    #[trace(skip)]
+    value: Value,
+    #[trace(skip)]
+    slot: Arc<loom::sync::Mutex<Option<Gc<Resurrecting>>>>,
+    edge: weakling::GcCell<Option<Gc<Resurrecting>>>,
+}
+
+impl Resurrecting {
+    fn finalize_self(this: &Gc<Resurrecting>) {
+        *this.slot.lock().unwrap() = Some(this.clone());
+    }
+}
+
+#[test]
+fn a_resurrected_handle_dropped_by_another_thread_during_the_check() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let heap = Arc::new(Heap::new());
+        heap.set_automatic_collection(false);
+        let slot = Arc::new(loom::sync::Mutex::new(None));
+        let x = Gc::new_in(
+            Resurrecting {
+                value: Value::new(&drops),
+                slot: slot.clone(),
+                edge: weakling::GcCell::new(None),
+            },
+            &heap,
+        );
+        x.edge.set(Some(x.clone()));
+        drop(x);
+        let taker = {
+            let slot = slot.clone();
+            thread::spawn(move || {
+                // Takes the handle the finalizer let out, if it is there yet, and uses it
+                // while the collector may be checking the garbage again.
+                let taken = slot.lock().unwrap().take();
+                if let Some(x) = taken {
+                    assert!(Gc::try_get(&x).is_some(), "a resurrected object was torn down");
+                    assert_eq!(x.value.read(), 7);
+                }
+            })
+        };
+        heap.collect();
+        taker.join().unwrap();
+        drop(slot.lock().unwrap().take());
+        heap.collect();
+        assert_eq!(drops.load(Ordering::SeqCst), 1, "finalized, maybe resurrected, freed once");
+        assert_eq!(heap.counts().live, 0);
+    });
+}

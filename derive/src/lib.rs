@@ -4,6 +4,9 @@
 //! * Each type parameter gets a `Trace` bound.
 //! * `#[trace(skip)]` on a field leaves it out: its handles count as references from outside
 //!   (safe; a cycle through them is never freed).
+//! * `#[trace(finalize = path)]` on the type sets `FINALIZE` and makes `Trace::finalize`
+//!   call `path(this)` with `this: &Gc<Self>` (so `fn(&Self)` works too, by deref): the
+//!   object's finalizer for cyclic garbage.
 //! * `LEAF` is true when every traced field's type is a leaf. A field that mentions the type
 //!   itself (`Vec<Self>`, `Option<Box<Tree>>`, `Weak<Node>`) is judged with `()` in place of
 //!   the type: asking the compiler for `<Vec<Tree> as Trace>::LEAF` while defining
@@ -57,7 +60,28 @@ fn skipped(field: &Field) -> Result<bool> {
     Ok(skip)
 }
 
-/// Rejects `#[trace(...)]` on the type or on a variant, where it has no meaning.
+/// The finalizer named by `#[trace(finalize = path)]` on the type, if any.
+fn finalizer(attrs: &[syn::Attribute]) -> Result<Option<syn::Path>> {
+    let mut found: Option<syn::Path> = None;
+    for attr in attrs.iter().filter(|a| a.path().is_ident("trace")) {
+        attr.parse_nested_meta(|meta| {
+            if !meta.path.is_ident("finalize") {
+                return Err(meta.error(
+                    "unknown `trace` attribute on a type; the only one is \
+                     `#[trace(finalize = path::to::function)]` (put `#[trace(skip)]` on fields)",
+                ));
+            }
+            if found.is_some() {
+                return Err(meta.error("`finalize` is given more than once"));
+            }
+            found = Some(meta.value()?.parse()?);
+            Ok(())
+        })?;
+    }
+    Ok(found)
+}
+
+/// Rejects `#[trace(...)]` on a variant, where it has no meaning.
 fn reject_attrs(attrs: &[syn::Attribute], place: &str) -> Result<()> {
     match attrs.iter().find(|a| a.path().is_ident("trace")) {
         // `new_spanned` underlines the whole attribute, not just its `#`.
@@ -177,7 +201,7 @@ fn unself(ty: &mut syn::Type, name: &syn::Ident) {
 }
 
 fn expand(mut input: DeriveInput) -> Result<TokenStream2> {
-    reject_attrs(&input.attrs, "a struct or enum")?;
+    let finalizer = finalizer(&input.attrs)?;
     let name = input.ident.clone();
     let mut arms = Vec::new();
     let mut leaves = Vec::new();
@@ -227,12 +251,21 @@ fn expand(mut input: DeriveInput) -> Result<TokenStream2> {
     } else {
         quote!(match self { #(#arms)* })
     };
+    let finalize = finalizer.map(|path| {
+        quote! {
+            const FINALIZE: ::core::primitive::bool = true;
+            fn finalize(this: &::weakling::Gc<Self>) {
+                #path(this)
+            }
+        }
+    });
     Ok(quote! {
         // SAFETY: generated: each traced field is owned by `self` and traced once; `LEAF` is
         // true only if every traced field's type is a leaf, mentions of the type itself
         // counting as leaves (sound by induction on the value; see the crate docs).
         unsafe impl #impl_generics ::weakling::Trace for #name #ty_generics #where_clause {
             const LEAF: ::core::primitive::bool = #leaf;
+            #finalize
             #[inline]
             #[allow(unused_variables)]
             fn trace(&self, __tracer: &mut ::weakling::Tracer<'_>) {

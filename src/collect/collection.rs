@@ -11,18 +11,22 @@
 //!    now on), taken off the books, and held by one extra strong count so that no box can be
 //!    freed under the collector. The world runs again, and other collections may start: the
 //!    garbage is on no list, so they never see it. Only then does user code run.
-//! 5. The death callbacks of the garbage are taken out of the registry; every garbage object
+//! 5. Finalizers (`Trace::finalize`) of the garbage run, members still whole; if any ran,
+//!    the world stops once more and the garbage is scanned again on its own: whatever user
+//!    code made reachable is resurrected (see `finalize`).
+//! 6. The death callbacks of the garbage are taken out of the registry; every garbage object
 //!    is marked torn down, then their values are dropped (panics contained). A `Drop` that
 //!    reaches another member finds it torn down: `Gc::try_get` gives `None`, `Deref` panics.
 //!    Dropping the values drops every weak handle that lived only inside the garbage, which
 //!    cancels its callback: so callbacks of weak handles *inside* the garbage never run.
-//! 6. The callbacks still armed (their handles live outside the garbage) run, newest first
+//! 7. The callbacks still armed (their handles live outside the garbage) run, newest first
 //!    per object. Last, the collector's counts are released and the boxes freed once no weak
 //!    handle remains.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::finalize::{finalize, Finalized};
 use super::scan::Scan;
 use super::state::{Collection, Phase, GENERATIONS};
 use crate::contain::contained;
@@ -34,14 +38,14 @@ use crate::heap::raw::{
 use crate::sync::{global, Mutex};
 
 /// How long an explicit collection waits for threads inside a cell write before it gives up.
-const PATIENCE: Duration = Duration::from_millis(200);
+pub(super) const PATIENCE: Duration = Duration::from_millis(200);
 /// The same for an automatic one, which runs inside an allocation: short, and it simply
 /// happens again at a later safe point.
 const AUTOMATIC_PATIENCE: Duration = Duration::from_millis(2);
 
 global! {
     /// One stop-and-scan at a time, process-wide (the world is stopped for all heaps at once).
-    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    pub(super) static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 }
 
 /// Collects `generation` (and the younger ones) of `heap`. `None` when this thread is
@@ -101,7 +105,7 @@ pub(crate) fn collect(
     }
     // SAFETY: world stopped; every listed object is alive (a dying one leaves its list inside
     // the operation that took its count to zero, which the stop waited for).
-    let scan = unsafe { Scan::run(&objects) };
+    let scan = unsafe { Scan::run(&objects, 0) };
 
     let target = (generation + 1).min(GENERATIONS - 1);
     let keep_garbage = heap.collector().keep_garbage;
@@ -126,7 +130,7 @@ pub(crate) fn collect(
             let h = unsafe { obj.0.as_ref() };
             h.condemn();
             h.inc_strong();
-            head.slot.store(encode(UNLISTED, 0, 0), Ordering::Relaxed);
+            head.slot.store(encode(UNLISTED, si, 0), Ordering::Relaxed);
             garbage.push(*obj);
         }
     }
@@ -137,13 +141,18 @@ pub(crate) fn collect(
     drop(exclusive);
 
     collection.examined = objects.len();
-    collection.unreachable = garbage.len() + kept.len();
-    collection.collected = garbage.len();
+    let kept_count = kept.len();
     if !kept.is_empty() {
         // SAFETY: tracked objects, each with one count raised above for this handle.
         let kept = kept.into_iter().map(|o| unsafe { AnyGc::adopt(o.0) });
         heap.collector().garbage.extend(kept);
     }
+    // SAFETY: `garbage` holds condemned, unlisted objects, whole, with one count each held
+    // here; this thread is collecting and holds no collector lock.
+    let Finalized { garbage, resurrected } = unsafe { finalize(heap, garbage, target) };
+    collection.resurrected = resurrected;
+    collection.collected = garbage.len();
+    collection.unreachable = garbage.len() + kept_count;
     crate::heap::raw::count_tracked_frees(heap, garbage.len());
     // SAFETY: `garbage` holds condemned, unlisted objects with one count each held here.
     unsafe { free_garbage(garbage) };
@@ -152,7 +161,7 @@ pub(crate) fn collect(
     span.record("examined", collection.examined);
     span.record("unreachable", collection.unreachable);
     span.record("micros", collection.duration.as_micros() as u64);
-    heap.collector().record(&collection, survivors);
+    heap.collector().record(&collection, survivors + resurrected);
     notify(heap, Phase::Stop(collection));
     Some(collection)
 }
@@ -187,7 +196,7 @@ pub(crate) fn with_world_stopped<R>(
     Some(result)
 }
 
-/// Steps 5 and 6 of the module docs.
+/// Steps 6 and 7 of the module docs.
 ///
 /// # Safety
 /// Every object is condemned, off the books, and holds one strong count owned by the caller.
@@ -197,6 +206,10 @@ unsafe fn free_garbage(garbage: Vec<ObjPtr>) {
     for obj in &garbage {
         // SAFETY: the caller's count keeps the box allocated.
         let h = unsafe { obj.0.as_ref() };
+        // Marked first: a registration or attachment made from now on (by a `Drop` below, or
+        // a thread holding a handle that a finalizer let out) sees the mark under the same
+        // lock that `take` and `take_attached` hold, and is refused; an earlier one is taken.
+        h.set_flags(TORN_DOWN);
         let flags = h.flags(Ordering::Acquire);
         if flags & HAS_CALLBACKS != 0 {
             armed.push(callbacks::take(obj.0));
@@ -204,7 +217,6 @@ unsafe fn free_garbage(garbage: Vec<ObjPtr>) {
         if flags & HAS_ATTACHMENTS != 0 {
             attached.push(take_attached(obj.0));
         }
-        h.set_flags(TORN_DOWN);
     }
     for obj in &garbage {
         // SAFETY: tracked and allocated.

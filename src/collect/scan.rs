@@ -41,15 +41,18 @@ unsafe fn member(target: NonNull<Header>) -> Option<usize> {
 }
 
 impl Scan {
-    /// Scans `objects`, whose slots all say `WORKING` with their index.
+    /// Scans `objects`, whose slots all say `WORKING` with their index. `held` strong counts
+    /// of every object belong to the collector itself and do not count as references.
     ///
     /// # Safety
     /// The world is stopped, and every object of the set is alive and not torn down.
-    pub(crate) unsafe fn run(objects: &[ObjPtr]) -> Scan {
+    pub(crate) unsafe fn run(objects: &[ObjPtr], held: usize) -> Scan {
         let n = objects.len();
-        let mut gc_refs: Vec<isize> =
+        let mut gc_refs: Vec<isize> = objects
+            .iter()
             // SAFETY: members are alive.
-            objects.iter().map(|o| unsafe { o.0.as_ref() }.strong_count() as isize).collect();
+            .map(|o| unsafe { o.0.as_ref() }.strong_count() as isize - held as isize)
+            .collect();
         let mut root = vec![false; n];
         let mut edge_start: Vec<u32> = Vec::with_capacity(n + 1);
         let mut edges: Vec<u32> = Vec::with_capacity(n);

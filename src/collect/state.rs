@@ -34,10 +34,14 @@ pub struct Collection {
     pub generation: usize,
     /// Tracked objects examined.
     pub examined: usize,
-    /// Objects found unreachable: Python's return value of `gc.collect()`.
+    /// Objects found unreachable and not resurrected by a finalizer: Python's return value
+    /// of `gc.collect()`.
     pub unreachable: usize,
-    /// Objects freed (equal to `unreachable`: weakling frees every unreachable object).
+    /// Objects freed: `unreachable`, less those kept in the keep-garbage debug mode.
     pub collected: usize,
+    /// Objects found unreachable whose finalizers made them (or an object reaching them)
+    /// reachable again; they survive, whole.
+    pub resurrected: usize,
     /// Whether the collection was abandoned without looking (see [`GenerationStats::abandoned`]).
     pub abandoned: bool,
     /// Wall time of the whole collection, user code (callbacks, `Drop`) included.

@@ -19,8 +19,10 @@
 //!   the cancellation of its own registration, and both take the callback out under one
 //!   lock, so exactly one of them gets it.
 //! * The table entry of an address exists only while the object lives, so a new object at a
-//!   reused address never sees old entries; registering on an object the collector has
-//!   already condemned inserts nothing (its death has been decided).
+//!   reused address never sees old entries; registering on an object the collector is
+//!   tearing down inserts nothing (its death has been decided). An object that is condemned
+//!   but not yet torn down (its finalizers are running) still takes registrations: it may
+//!   be resurrected.
 //!
 //! [`Weak`]: crate::Weak
 
@@ -129,7 +131,7 @@ fn shard(target: NonNull<Header>) -> &'static Mutex<Entries> {
 }
 
 /// Adds `registration` to its object's callbacks. Returns `false`, inserting nothing, when
-/// the collector has already condemned the object.
+/// the collector is already tearing the object down.
 ///
 /// # Safety
 /// The caller holds a strong handle to the registration's target.
@@ -138,8 +140,9 @@ pub(crate) unsafe fn register(registration: Arc<Registration>) -> bool {
     // SAFETY: the caller's strong handle keeps the header allocated.
     let header = unsafe { target.as_ref() };
     let mut entries = shard(target).lock();
-    // Under the shard lock: a collector condemns before it takes the entries (same lock).
-    if header.flags(Ordering::Acquire) & TORN_DOWN != 0 || header.is_condemned() {
+    // Under the shard lock: a collector marks an object torn down before it takes the
+    // entries (same lock), so a registration either is taken with them or sees the mark.
+    if header.flags(Ordering::Acquire) & TORN_DOWN != 0 {
         return false;
     }
     header.set_flags(HAS_CALLBACKS);

@@ -120,8 +120,9 @@ pub struct Ephemeron<K, V> {
 }
 
 impl<K: Send + 'static, V: Send + Sync + 'static> Ephemeron<K, V> {
-    /// Attaches `value` to `key`. If `key` is already condemned by the collector (only code run
-    /// by a collection can see that), nothing is attached and `value` is dropped.
+    /// Attaches `value` to `key`. If `key` is already being torn down by the collector (only
+    /// `Drop` code run by a collection can see that), nothing is attached and `value` is
+    /// dropped.
     #[must_use = "dropping the ephemeron detaches the value at once"]
     pub fn new(key: &Gc<K>, value: Gc<V>) -> Ephemeron<K, V> {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed) as u64;
@@ -132,7 +133,7 @@ impl<K: Send + 'static, V: Send + Sync + 'static> Ephemeron<K, V> {
             let mut entries = shard(target).lock();
             // SAFETY: `key` keeps the header allocated.
             let h = unsafe { target.as_ref() };
-            if h.is_condemned() || h.flags(Ordering::Acquire) & TORN_DOWN != 0 {
+            if h.flags(Ordering::Acquire) & TORN_DOWN != 0 {
                 Some(value)
             } else {
                 h.set_flags(HAS_ATTACHMENTS);

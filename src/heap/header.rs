@@ -40,6 +40,9 @@ pub(crate) const TORN_DOWN: usize = 1 << 34;
 /// Some value was attached to this object by an `Ephemeron`: dying must drop it, and the
 /// collector traces it as the object's edge.
 pub(crate) const HAS_ATTACHMENTS: usize = 1 << 35;
+/// The collector has run the object's finalizer ([`Trace::finalize`](crate::Trace::finalize)):
+/// it never runs again, even if the object was resurrected.
+pub(crate) const FINALIZED: usize = 1 << 36;
 const HEAP_SHIFT: u32 = 40;
 /// Heap ids fit in the top 24 bits of the weak word.
 pub(crate) const MAX_HEAP_ID: u32 = (1 << 24) - 1;
@@ -130,10 +133,10 @@ impl Header {
         self.strong.fetch_or(CONDEMNED, Ordering::AcqRel);
     }
 
-    /// Whether the collector has decided the object is garbage.
-    #[inline]
-    pub(crate) fn is_condemned(&self) -> bool {
-        self.strong.load(Ordering::Acquire) & CONDEMNED != 0
+    /// Takes back the collector's decision: the object was resurrected by a finalizer, and
+    /// upgrades succeed again.
+    pub(crate) fn uncondemn(&self) {
+        self.strong.fetch_and(!CONDEMNED, Ordering::AcqRel);
     }
 
     /// The number of strong handles.
@@ -225,6 +228,11 @@ mod tests {
         h.condemn();
         assert!(!h.try_inc_strong());
         assert_eq!(h.strong_count(), 2);
+        h.uncondemn();
+        assert!(h.try_inc_strong());
+        assert!(!h.dec_strong());
+        assert_eq!(h.strong_count(), 2);
+        h.condemn();
         assert!(!h.dec_strong());
         assert!(h.dec_strong());
         assert!(!h.try_inc_strong());

@@ -21,6 +21,7 @@ use std::ptr::NonNull;
 use super::header::Header;
 use super::trace::{Trace, Tracer};
 use crate::sync::AtomicU64;
+use crate::Gc;
 
 /// A header followed by the value. Handles point at this.
 #[repr(C)]
@@ -42,6 +43,8 @@ pub(crate) struct GcHead {
 pub(crate) struct VTable {
     /// Reports the object's outgoing strong edges.
     pub(crate) trace: unsafe fn(NonNull<Header>, &mut Tracer<'_>),
+    /// Runs the value's finalizer (`None` when its type has none).
+    pub(crate) finalize: Option<unsafe fn(NonNull<Header>)>,
     /// Drops the value in place; the box stays allocated.
     pub(crate) drop_value: unsafe fn(NonNull<Header>),
     /// Frees the allocation (value already dropped or moved out).
@@ -57,6 +60,7 @@ struct VTableOf<T>(std::marker::PhantomData<T>);
 impl<T: Trace + 'static> VTableOf<T> {
     const VTABLE: VTable = VTable {
         trace: trace_erased::<T>,
+        finalize: if T::FINALIZE { Some(finalize_erased::<T>) } else { None },
         drop_value: drop_value_erased::<T>,
         dealloc: dealloc_erased::<T>,
         type_name: std::any::type_name::<T>,
@@ -70,6 +74,16 @@ unsafe fn trace_erased<T: Trace>(header: NonNull<Header>, tracer: &mut Tracer<'_
     // SAFETY: per this function's contract the value is alive and initialised.
     let value = unsafe { &(*header.cast::<GcBox<T>>().as_ptr()).value };
     value.trace(tracer);
+}
+
+/// # Safety
+/// `header` must point at the header of a tracked `GcBox<T>` whose value is not torn down,
+/// kept allocated by a strong count the caller holds.
+unsafe fn finalize_erased<T: Trace>(header: NonNull<Header>) {
+    // SAFETY: a tracked box of `T`; the handle is borrowed, never dropped, so the caller's
+    // count is neither taken nor released.
+    let this = std::mem::ManuallyDrop::new(unsafe { Gc::<T>::from_header(header, true) });
+    T::finalize(&this);
 }
 
 /// # Safety

@@ -66,8 +66,72 @@ pub unsafe trait Trace {
     /// *leaves*: the collector never tracks them and they carry no collector prefix.
     const LEAF: bool = false;
 
+    /// `true` when the collector must call [`Trace::finalize`] for objects of this type found
+    /// in cyclic garbage. `#[derive(Trace)]` sets it with `#[trace(finalize = path)]`.
+    const FINALIZE: bool = false;
+
     /// Calls [`Tracer::edge`] once for every strong handle `self` owns.
     fn trace(&self, tracer: &mut Tracer<'_>);
+
+    /// Runs once, when the cycle collector has found the object unreachable, **before any
+    /// member of its garbage is torn down** (Python's `__del__` under PEP 442). Called only
+    /// when [`Trace::FINALIZE`] is `true`; the default does nothing.
+    ///
+    /// `Drop` already runs for every object; use `finalize` for clean-up that must read
+    /// other members of the object's cycle, which `Drop` finds torn down.
+    ///
+    /// # Contract
+    ///
+    /// * Every member of the garbage is whole while finalizers run: `this` and any handle
+    ///   reachable from it deref normally. Weak handles to members do not upgrade.
+    /// * It runs at most once per object, whatever happens next, and on the thread that
+    ///   collects, with no lock of the collector held: it may allocate, drop handles, change
+    ///   cells and build new cycles. A collection it requests does nothing.
+    /// * It may **resurrect**: storing a clone of `this` (or of any handle it can reach)
+    ///   somewhere reachable keeps the object alive. The collector checks reachability again
+    ///   after the finalizers ran, and every object that became reachable survives, whole,
+    ///   and returns to the oldest generation collected. Its weak handles upgrade again and
+    ///   their callbacks run when it finally dies; its finalizer does not run again.
+    /// * A panic is caught and reported with `tracing::error!`; the collection goes on.
+    /// * Objects that die by their count alone (no cycle) only run `Drop`: every handle they
+    ///   hold is still valid there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    /// use weakling::{Gc, GcCell, Heap, Trace};
+    ///
+    /// static LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    ///
+    /// #[derive(Trace)]
+    /// #[trace(finalize = Session::close)]
+    /// struct Session { name: &'static str, peer: GcCell<Option<Gc<Session>>> }
+    ///
+    /// impl Session {
+    ///     fn close(this: &Gc<Session>) {
+    ///         // The peer is whole here; in `Drop` it could already be torn down.
+    ///         let peer = this.peer.read().as_ref().map(|p| p.name).unwrap_or("-");
+    ///         LOG.lock().unwrap().push(format!("{} closes (peer {peer})", this.name));
+    ///     }
+    /// }
+    ///
+    /// let heap = Heap::new();
+    /// let a = Gc::new_in(Session { name: "a", peer: GcCell::new(None) }, &heap);
+    /// let b = Gc::new_in(Session { name: "b", peer: GcCell::new(Some(a.clone())) }, &heap);
+    /// a.peer.set(Some(b));
+    /// drop(a);
+    /// assert_eq!(heap.collect(), 2);
+    /// let mut log = LOG.lock().unwrap().clone();
+    /// log.sort();
+    /// assert_eq!(log, ["a closes (peer b)", "b closes (peer a)"]);
+    /// ```
+    fn finalize(this: &Gc<Self>)
+    where
+        Self: Sized,
+    {
+        let _ = this;
+    }
 }
 
 /// One thing a [`Trace`] implementation can report.
