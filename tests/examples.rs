@@ -30,6 +30,7 @@ const EXAMPLES: &[&str] = &[
     "cycles",
     "generations",
     "leak_hunt",
+    "finalizers",
     "tour",
 ];
 
@@ -756,5 +757,33 @@ fn normalize_labels_addresses_per_section_and_forgets_the_destroyed() {
             "Object(<3>) again",
             "<1> 0x",
         ]
+    );
+}
+
+#[test]
+fn finalizers_see_their_cycle_whole_and_may_resurrect() {
+    assert_transcript(
+        "finalizers",
+        &[
+            ">>> a, b = Foo('a'), Foo('b'); a.friend = b; b.friend = a",
+            ">>> a = b = None",
+            ">>> gc.collect()",
+            "a.__del__: friend b is whole",
+            "b.__del__: friend a is whole",
+            "a dropped",
+            "b dropped",
+            "2",
+            ">>> p = Phoenix(); p = None",
+            ">>> gc.collect()",
+            "Phoenix.__del__: saving itself",
+            "0",
+            ">>> len(survivors)",
+            "1",
+            ">>> survivors.clear()",
+            ">>> gc.collect()",
+            "Phoenix dropped",
+            "1",
+            "(live objects on the heap: 0)",
+        ],
     );
 }
