@@ -69,9 +69,12 @@ extern crate self as weakling;
 
 mod collect;
 mod contain;
+pub mod finalizer;
 pub mod gc;
 mod heap;
+mod proxy;
 mod sync;
+mod weak_method;
 
 // The README's examples are compiled and run as doc tests.
 #[cfg(doctest)]
@@ -79,7 +82,10 @@ mod sync;
 struct ReadmeDoctests;
 
 pub use collect::{CallbackId, Collection, GenerationStats, Phase, GENERATIONS};
+pub use finalizer::{finalize, finalize_with, shutdown, Finalizer, ShutdownGuard};
 pub use heap::{
     overhead_of, AnyGc, Ephemeron, Gc, GcCell, GcCellMut, GcCellRef, Heap, HeapCounts, Overhead,
     Referents, Trace, Tracer, Weak,
 };
+pub use proxy::{ReferenceError, WeakProxy};
+pub use weak_method::{BoundMethod, WeakMethod};

@@ -1,8 +1,10 @@
 //! Finalizers of cyclic garbage, and the reachability check that follows them.
 //!
 //! Once the world runs again after a collection decided its garbage, and before any member is
-//! torn down, every garbage object whose type has a finalizer ([`Trace::finalize`]) and has
-//! not run it yet runs it, on the collecting thread, with every member still whole. That is
+//! torn down, the finalizers of the garbage run on the collecting thread, with every member
+//! still whole: finalizer callbacks (`Gc::downgrade_with_finalizer`, the basis of
+//! `weakling::finalize`), newest first per object, and each object's own finalizer
+//! ([`Trace::finalize`]) if its type has one and it has not run yet. That is
 //! user code: it may store a handle to a member somewhere reachable (*resurrection*), or cut
 //! edges between members. So when any finalizer ran, the world is stopped once more and the
 //! garbage is scanned again on its own, exactly as a working set, with the collector's own
@@ -27,8 +29,8 @@ use super::collection::{ONE_AT_A_TIME, PATIENCE};
 use super::scan::Scan;
 use crate::contain::contained;
 use crate::heap::raw::{
-    decode, encode, gc_head_of, pause, AnyGc, HeapInner, ObjPtr, Ordering, FINALIZED, SHARDS,
-    UNLISTED, WORKING,
+    callbacks, decode, encode, gc_head_of, pause, AnyGc, HeapInner, ObjPtr, Ordering, FINALIZED,
+    HAS_CALLBACKS, SHARDS, UNLISTED, WORKING,
 };
 
 /// What the finalization step left.
@@ -55,6 +57,14 @@ pub(crate) unsafe fn finalize(
     for obj in &garbage {
         // SAFETY: the caller's count keeps the box allocated; it is tracked.
         let (h, head) = unsafe { (obj.0.as_ref(), gc_head_of(obj.0).as_ref()) };
+        if h.flags(Ordering::Acquire) & HAS_CALLBACKS != 0 {
+            // Finalizer callbacks (`Gc::downgrade_with_finalizer`): taken out, so at most once.
+            let registrations = callbacks::take_finalizers(obj.0);
+            if !registrations.is_empty() {
+                ran += registrations.len();
+                callbacks::fire(registrations);
+            }
+        }
         let Some(finalizer) = head.vtable.finalize else { continue };
         if h.flags(Ordering::Acquire) & FINALIZED != 0 {
             continue;

@@ -41,6 +41,16 @@ impl AnyGc {
         unsafe { gc_head_of(self.header).as_ref() }.vtable
     }
 
+    /// Traces the object unless the collector has torn it down.
+    pub(crate) fn trace_into(&self, tracer: &mut crate::Tracer<'_>) {
+        // SAFETY: allocated while this handle lives.
+        if unsafe { self.header.as_ref() }.is_torn_down() {
+            return;
+        }
+        // SAFETY: a tracked object of the vtable's type, alive (this handle) and not torn down.
+        unsafe { (self.vtable().trace)(self.header, tracer) };
+    }
+
     /// The type of the value, as `std::any::type_name` spells it.
     #[must_use]
     pub fn type_name(&self) -> &'static str {

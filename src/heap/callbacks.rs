@@ -13,6 +13,9 @@
 //! * When the last handle goes before the object dies, the registration is *cancelled*: its
 //!   callback is dropped unrun and its weak reference released. Cancelled entries are pruned
 //!   from the table lazily, when the object's list doubles in length.
+//! * Finalizer registrations (`Gc::downgrade_with_finalizer`) behave the same, except that
+//!   when their object is found in cyclic garbage the collector takes and runs them in its
+//!   finalizer phase, while every member is whole, rather than after teardown.
 //! * When the object dies, its entries are taken out of the table *after* its strong count
 //!   reached zero, so every upgrade already fails; then the callbacks run newest first, each
 //!   at most once, each with a dead handle to the registration. A callback races only with
@@ -46,6 +49,9 @@ pub(crate) struct Registration {
     callback: Mutex<Option<ErasedCallback>>,
     /// Releases the registration's weak reference on `target` (frees the box if last).
     release_target: unsafe fn(NonNull<Header>),
+    /// A finalizer: when its object dies in cyclic garbage, it runs in the collector's
+    /// finalizer phase, before teardown, instead of after.
+    finalizer: bool,
 }
 
 // SAFETY: `target` is only an address whose box the registration keeps allocated (by its weak
@@ -61,12 +67,14 @@ impl Registration {
         target: NonNull<Header>,
         release_target: unsafe fn(NonNull<Header>),
         callback: ErasedCallback,
+        finalizer: bool,
     ) -> Registration {
         Registration {
             target,
             handles: AtomicUsize::new(1),
             callback: Mutex::new(Some(callback)),
             release_target,
+            finalizer,
         }
     }
 
@@ -157,6 +165,25 @@ pub(crate) unsafe fn register(registration: Arc<Registration>) -> bool {
 /// Takes every registration of a dead (or condemned) object out of the table.
 pub(crate) fn take(target: NonNull<Header>) -> Vec<Arc<Registration>> {
     shard(target).lock().remove(&(target.as_ptr() as usize)).unwrap_or_default()
+}
+
+/// Takes the finalizer registrations of a condemned object out of the table, leaving the
+/// others for teardown.
+pub(crate) fn take_finalizers(target: NonNull<Header>) -> Vec<Arc<Registration>> {
+    let mut entries = shard(target).lock();
+    let addr = target.as_ptr() as usize;
+    let Some(list) = entries.get_mut(&addr) else { return Vec::new() };
+    let mut taken = Vec::new();
+    list.retain(|r| {
+        if r.finalizer {
+            taken.push(Arc::clone(r));
+        }
+        !r.finalizer
+    });
+    if list.is_empty() {
+        entries.remove(&addr);
+    }
+    taken
 }
 
 /// Runs the callbacks of `registrations` (in registration order as taken), newest first,

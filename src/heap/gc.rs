@@ -267,6 +267,12 @@ impl<T> Gc<T> {
         Gc::from_box(header.cast(), tracked)
     }
 
+    /// The id of the [`Heap`] the object lives on (see [`Heap::id`]).
+    #[must_use]
+    pub fn heap_id(this: &Gc<T>) -> u32 {
+        this.header().heap_id()
+    }
+
     /// The value, or `None` if the cycle collector has already torn it down (only code that
     /// runs during the teardown of a cycle, such as a `Drop` of another member, can see that).
     #[inline]
@@ -443,6 +449,49 @@ impl<T: Send + 'static> Gc<T> {
     where
         F: FnOnce(&Weak<T>) + Send + 'static,
     {
+        Gc::register_callback(this, callback, false)
+    }
+
+    /// Like [`Gc::downgrade_with`], but the callback is a *finalizer*: when the object dies in
+    /// cyclic garbage, it runs in the collector's finalizer phase, before any member of the
+    /// garbage is torn down (with [`Trace::finalize`] hooks), and the collector checks
+    /// reachability again after it, so code it runs may resurrect objects. When the object
+    /// dies by its count alone it runs exactly as `downgrade_with`'s callback does.
+    ///
+    /// This is the building block of [`finalize`](crate::finalize). Keep the returned handle
+    /// outside the objects it could die with (in a registry or a static): a finalizer runs
+    /// even if its handle lives inside the garbage, where a plain callback would not.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use weakling::{Gc, GcCell, Heap, Trace};
+    ///
+    /// #[derive(Trace)]
+    /// struct Node { next: GcCell<Option<Gc<Node>>> }
+    ///
+    /// let heap = Heap::new();
+    /// let a = Gc::new_in(Node { next: GcCell::new(None) }, &heap);
+    /// a.next.set(Some(a.clone()));
+    /// let ran = Arc::new(AtomicBool::new(false));
+    /// let r = ran.clone();
+    /// let _watch = Gc::downgrade_with_finalizer(&a, move |_| r.store(true, Ordering::SeqCst));
+    /// drop(a);
+    /// heap.collect();
+    /// assert!(ran.load(Ordering::SeqCst));
+    /// ```
+    #[must_use = "the callback is cancelled when the returned handle is dropped"]
+    pub fn downgrade_with_finalizer<F>(this: &Gc<T>, callback: F) -> Weak<T>
+    where
+        F: FnOnce(&Weak<T>) + Send + 'static,
+    {
+        Gc::register_callback(this, callback, true)
+    }
+
+    fn register_callback<F>(this: &Gc<T>, callback: F, finalizer: bool) -> Weak<T>
+    where
+        F: FnOnce(&Weak<T>) + Send + 'static,
+    {
         let header = Gc::header_ptr(this);
         let tracked = Gc::is_tracked(this);
         // The registration's own weak reference on the box.
@@ -451,7 +500,8 @@ impl<T: Send + 'static> Gc<T> {
             let dead = Weak::<T>::from_registration(registration, tracked);
             callback(&dead);
         });
-        let registration = Arc::new(Registration::new(header, release_weak::<T>, erased));
+        let registration =
+            Arc::new(Registration::new(header, release_weak::<T>, erased, finalizer));
         // SAFETY: `this` is a strong handle to the target. When the collector has already
         // condemned the object nothing is registered: the handle is dead from the start.
         unsafe { callbacks::register(Arc::clone(&registration)) };

@@ -8,8 +8,10 @@
 //!
 //! The rules an implementation must follow are on [`Trace`].
 
+use std::collections::HashSet;
 use std::ptr::NonNull;
 
+use super::any::AnyGc;
 use super::header::Header;
 use crate::Gc;
 
@@ -233,6 +235,58 @@ impl Referents {
     pub fn is_opaque(&self) -> bool {
         self.opaque
     }
+
+    /// Whether `value` reaches `target` through strong handles: directly, or through the
+    /// traced edges of the tracked objects on the way. Contents that cannot be read right
+    /// now (a lock held elsewhere) are not followed, so the answer can miss a path there.
+    ///
+    /// Used to catch a finalizer state that would keep its own object alive.
+    ///
+    /// ```
+    /// use weakling::{Gc, GcCell, Referents, Trace};
+    ///
+    /// #[derive(Trace)]
+    /// struct Node { next: GcCell<Option<Gc<Node>>> }
+    ///
+    /// let a = Gc::new(Node { next: GcCell::new(None) });
+    /// let b = Gc::new(Node { next: GcCell::new(Some(a.clone())) });
+    /// assert!(Referents::reaches(&vec![b.clone()], &a));
+    /// assert!(!Referents::reaches(&vec![a.clone()], &b));
+    /// ```
+    pub fn reaches<V: Trace + ?Sized, T>(value: &V, target: &Gc<T>) -> bool {
+        let goal = Gc::header_ptr(target);
+        let mut seen: HashSet<NonNull<Header>> = HashSet::new();
+        let mut pending = held_edges(|tracer| value.trace(tracer));
+        while let Some((h, held)) = pending.pop() {
+            if h == goal {
+                return true;
+            }
+            if let Some(object) = held.filter(|_| seen.insert(h)) {
+                pending.extend(held_edges(|tracer| object.trace_into(tracer)));
+            }
+        }
+        false
+    }
+}
+
+/// The strong edges a trace reports, each with a strong handle when its target is tracked
+/// (taken while the trace holds the edge, so the object cannot die before it is traced).
+fn held_edges(trace: impl FnOnce(&mut Tracer<'_>)) -> Vec<(NonNull<Header>, Option<AnyGc>)> {
+    let mut out = Vec::new();
+    let mut visit = |edge: Edge| {
+        let Edge::Strong(h) = edge else { return };
+        // SAFETY: the edge's owner is alive and holds the handle while it is reported (the
+        // trace of a cell holds its read guard), so the header is allocated.
+        let header = unsafe { h.as_ref() };
+        let held = header.is_tracked().then(|| {
+            header.inc_strong();
+            // SAFETY: a tracked object; the count just raised moves to the handle.
+            unsafe { AnyGc::adopt(h) }
+        });
+        out.push((h, held));
+    };
+    trace(&mut Tracer::new(&mut visit));
+    out
 }
 
 mod impls;

@@ -8,6 +8,15 @@ use std::sync::{Arc, Mutex};
 /// Runs `f` with a tracing subscriber that records ERROR events of this thread, and returns
 /// them as text lines.
 pub fn capture_errors<R>(f: impl FnOnce() -> R) -> (R, Vec<String>) {
+    capture(tracing::Level::ERROR, f)
+}
+
+/// As [`capture_errors`], for WARN events and above.
+pub fn capture_warnings<R>(f: impl FnOnce() -> R) -> (R, Vec<String>) {
+    capture(tracing::Level::WARN, f)
+}
+
+fn capture<R>(level: tracing::Level, f: impl FnOnce() -> R) -> (R, Vec<String>) {
     #[derive(Clone, Default)]
     struct Buffer(Arc<Mutex<Vec<u8>>>);
     impl Write for Buffer {
@@ -24,7 +33,7 @@ pub fn capture_errors<R>(f: impl FnOnce() -> R) -> (R, Vec<String>) {
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
         .with_ansi(false)
-        .with_max_level(tracing::Level::ERROR)
+        .with_max_level(level)
         .finish();
     let result = tracing::subscriber::with_default(subscriber, f);
     let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
