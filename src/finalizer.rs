@@ -345,10 +345,14 @@ impl Heap {
 }
 
 impl Drop for Heap {
-    /// Shuts down the heap's finalizers ([`Heap::shutdown`]). The heap's objects live on
-    /// while handles to them exist.
+    /// Shuts down an isolated heap's finalizers ([`Heap::shutdown`]). The heap's objects live
+    /// on while handles to them exist. (The default heap is never dropped: [`shutdown`] is
+    /// its end.)
     fn drop(&mut self) {
-        self.shutdown();
+        // The default heap is heap 0.
+        if self.id() != 0 {
+            self.shutdown();
+        }
     }
 }
 

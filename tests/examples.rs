@@ -31,6 +31,8 @@ const EXAMPLES: &[&str] = &[
     "generations",
     "leak_hunt",
     "finalizers",
+    "weakref_finalize",
+    "weakref_proxy",
     "tour",
 ];
 
@@ -784,6 +786,61 @@ fn finalizers_see_their_cycle_whole_and_may_resurrect() {
             "Phoenix dropped",
             "1",
             "(live objects on the heap: 0)",
+        ],
+    );
+}
+
+#[test]
+fn weakref_finalize_cleans_up_once_and_at_exit() {
+    assert_transcript(
+        "weakref_finalize",
+        &[
+            ">>> obj = Resource(\"data\")",
+            ">>> f = weakref.finalize(obj, cleanup, obj.name)",
+            ">>> f.alive",
+            "true",
+            ">>> del obj",
+            "Cleaning up data",
+            ">>> f.alive",
+            "false",
+            ">>> f()",
+            "Cleaning up early",
+            "Some(\"done\")",
+            ">>> f()",
+            "None",
+            ">>> del obj",
+            ">>> obj2, func = f.detach()[:2]; obj2 is obj",
+            "true",
+            ">>> del obj, obj2",
+            ">>> del obj",
+            "finalizer 3",
+            "finalizer 2",
+            "finalizer 1",
+            ">>> exit()",
+            "at exit: second",
+            "at exit: first",
+        ],
+    );
+}
+
+#[test]
+fn weakref_proxy_reads_while_alive_then_reports_reference_error() {
+    assert_transcript(
+        "weakref_proxy",
+        &[
+            ">>> obj = Data(42)",
+            ">>> proxy = weakref.proxy(obj)",
+            ">>> print(proxy.value)",
+            "42",
+            ">>> print(proxy.get())",
+            "42",
+            ">>> print(proxy.value + proxy.get())",
+            "Ok(84)",
+            ">>> del obj",
+            ">>> print(proxy.value)",
+            "ReferenceError: weakly-referenced object no longer exists (a `weakref_proxy::Data`)",
+            ">>> print(proxy.value + proxy.get())",
+            "ReferenceError: weakly-referenced object no longer exists (a `weakref_proxy::Data`)",
         ],
     );
 }

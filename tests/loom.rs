@@ -367,3 +367,30 @@ fn a_resurrected_handle_dropped_by_another_thread_during_the_check() {
         assert_eq!(heap.counts().live, 0);
     });
 }
+
+#[test]
+fn a_finalizer_detached_or_called_while_its_object_dies_on_another_thread() {
+    model(|| {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let drops = Arc::new(AtomicUsize::new(0));
+        let heap = Arc::new(Heap::new());
+        heap.set_automatic_collection(false);
+        let obj = Gc::new_in(Value::new(&drops), &heap);
+        let r = runs.clone();
+        let f = weakling::finalize(&obj, move || {
+            r.fetch_add(1, Ordering::SeqCst);
+        });
+        let g = f.clone();
+        let dier = thread::spawn(move || drop(obj));
+        // Exactly one of: this detach wins (the death then runs nothing), or the death runs
+        // the finalizer (detach finds it dead or its object dying).
+        let detached = g.detach();
+        let detached_won = detached.is_some();
+        drop(detached);
+        dier.join().unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), usize::from(!detached_won));
+        assert!(!f.alive());
+        assert_eq!(f.call(), None);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}

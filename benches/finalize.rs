@@ -1,0 +1,108 @@
+//! Benchmarks of the finalize registry (`weakling::finalize`).
+//!
+//! Run: `cargo bench --bench finalize`. Before criterion's groups, the binary prints the bytes
+//! each live finalizer costs with 1,000,000 registered, counted by a global allocator.
+//!
+//! Groups (time per operation = reported time / `BATCH`):
+//!
+//! * `finalize_register_and_fire`: a fresh object, a finalizer registered on it, the object
+//!   dropped so that the finalizer fires: CPython's `finalize_cost` in
+//!   `../shared/peers/cpython_baseline.py` (`o = Obj(i); weakref.finalize(o, int, 0); del o`).
+//!   Beside it, in the same group, the parts: the object alone, and the object with a plain
+//!   weak callback (`Gc::downgrade_with`), which the registry is built on.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::Duration;
+
+use criterion::{criterion_group, Criterion, Throughput};
+use weakling::{finalize, Gc};
+
+const BATCH: u64 = 1000;
+
+/// Counts the bytes allocated and not yet freed.
+struct Counting;
+
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: forwards to the system allocator and only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: forwarded contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: forwarded contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Python's `Obj` with `__slots__ = ("k", "__weakref__")`: one integer.
+struct Obj {
+    #[allow(dead_code)]
+    k: u64,
+}
+
+fn bytes_per_finalizer() {
+    const N: usize = 1_000_000;
+    let objects: Vec<Gc<Obj>> = (0..N as u64).map(|k| Gc::new_leaf(Obj { k })).collect();
+    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    let finalizers: Vec<_> = objects.iter().map(|o| finalize(o, || ())).collect();
+    drop(finalizers); // handles dropped: the registrations stay
+    let after = LIVE_BYTES.load(Ordering::Relaxed);
+    println!(
+        "finalize: {:.1} bytes per live finalizer ({N} registered, handles dropped)",
+        (after - before) as f64 / N as f64
+    );
+    drop(objects);
+}
+
+fn register_and_fire(c: &mut Criterion) {
+    let mut group = c.benchmark_group("finalize_register_and_fire");
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(BATCH));
+    group.bench_function("object_only", |b| {
+        b.iter(|| {
+            for k in 0..BATCH {
+                drop(black_box(Gc::new_leaf(Obj { k })));
+            }
+        })
+    });
+    group.bench_function("object_with_weak_callback", |b| {
+        b.iter(|| {
+            for k in 0..BATCH {
+                let o = Gc::new_leaf(Obj { k });
+                let w = Gc::downgrade_with(&o, |_| ());
+                drop(o);
+                drop(w);
+            }
+        })
+    });
+    group.bench_function("weakling_finalize", |b| {
+        b.iter(|| {
+            for k in 0..BATCH {
+                let o = Gc::new_leaf(Obj { k });
+                drop(finalize(&o, || black_box(0_u64)));
+                drop(o);
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, register_and_fire);
+
+fn main() {
+    bytes_per_finalizer();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
