@@ -72,6 +72,7 @@ mod contain;
 pub mod finalizer;
 pub mod gc;
 mod heap;
+pub mod observer;
 mod proxy;
 mod sync;
 mod weak_method;

@@ -33,6 +33,8 @@ const EXAMPLES: &[&str] = &[
     "finalizers",
     "weakref_finalize",
     "weakref_proxy",
+    "observer",
+    "event_bus",
     "tour",
 ];
 
@@ -841,6 +843,58 @@ fn weakref_proxy_reads_while_alive_then_reports_reference_error() {
             "ReferenceError: weakly-referenced object no longer exists (a `weakref_proxy::Data`)",
             ">>> print(proxy.value + proxy.get())",
             "ReferenceError: weakly-referenced object no longer exists (a `weakref_proxy::Data`)",
+        ],
+    );
+}
+
+#[test]
+fn observer_a_deleted_observer_stops_receiving() {
+    assert_transcript(
+        "observer",
+        &[
+            ">>> subject = Subject()",
+            ">>> obs1 = Observer(\"Observer1\"); obs2 = Observer(\"Observer2\")",
+            ">>> subject.register(obs1); subject.register(obs2)",
+            ">>> subject.notify_all(\"Hello\")",
+            "Observer1 received: Hello",
+            "Observer2 received: Hello",
+            ">>> del obs1",
+            ">>> subject.notify_all(\"World\")",
+            "Observer2 received: World",
+            ">>> logger = Logger(\"log: \"); subject.register(WeakMethod(logger.log))",
+            ">>> subject.notify_all(\"again\")",
+            "Observer2 received: again",
+            "log: again",
+            ">>> subject.unregister(logger.log)",
+            "true",
+            ">>> subject.notify_all(\"last\")",
+            "Observer2 received: last",
+            "(delivered 6, pruned 1, panics 0)",
+        ],
+    );
+}
+
+#[test]
+fn event_bus_components_come_and_go() {
+    assert_transcript(
+        "event_bus",
+        &[
+            "  audit: UserJoined(\"ann\")",
+            "ERROR panic in user code contained context=\"observer\" welcome mail service unavailable",
+            "  [users] UserJoined(\"ann\") -> 1 component(s)",
+            "  audit: UserJoined(\"bo\")",
+            "  welcomer: hello, bo",
+            "  [users] UserJoined(\"bo\") -> 2 component(s)",
+            "  audit: OrderPlaced { user: \"ann\", amount: 30 }",
+            "  revenue: 30 from ann, total 30",
+            "  [orders] OrderPlaced { user: \"ann\", amount: 30 } -> 2 component(s)",
+            "  audit: OrderPlaced { user: \"bo\", amount: 12 }",
+            "  [orders] OrderPlaced { user: \"bo\", amount: 12 } -> 1 component(s)",
+            "  audit: OrderPlaced { user: \"cy\", amount: 7 }",
+            "  revenue: 7 from cy, total 7",
+            "  [orders] OrderPlaced { user: \"cy\", amount: 7 } -> 2 component(s)",
+            "  orders: 2 live, delivered 5, pruned 1, panics 0",
+            "  users: 2 live, delivered 3, pruned 0, panics 1",
         ],
     );
 }

@@ -394,3 +394,45 @@ fn a_finalizer_detached_or_called_while_its_object_dies_on_another_thread() {
         assert_eq!(drops.load(Ordering::SeqCst), 1);
     });
 }
+
+struct Seen(Arc<AtomicUsize>, Value);
+
+impl weakling::observer::Observer<u8> for Seen {
+    fn notify(&self, _: &u8) {
+        assert_eq!(self.1.read(), 7, "delivered to a dropped subscriber");
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+// SAFETY: owns no handles.
+unsafe impl Trace for Seen {
+    const LEAF: bool = true;
+    fn trace(&self, _: &mut Tracer<'_>) {}
+}
+
+#[test]
+fn an_emit_racing_an_unsubscribe_and_a_subscriber_drop() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(AtomicUsize::new(0));
+        let subject = weakling::observer::Subject::<u8>::new();
+        let a = Gc::new(Seen(seen.clone(), Value::new(&drops)));
+        let b = Gc::new(Seen(seen.clone(), Value::new(&drops)));
+        let _sa = subject.subscribe(&a);
+        let sb = subject.subscribe(&b);
+        let other = thread::spawn(move || {
+            // Drops one subscriber and unsubscribes the other while the emit may be running.
+            drop(a);
+            sb.unsubscribe();
+        });
+        let delivered = subject.emit(&1);
+        other.join().unwrap();
+        assert!(delivered <= 2);
+        assert_eq!(seen.load(Ordering::SeqCst), delivered);
+        // Afterwards neither receives; `a` is gone, `b` lives but is unsubscribed.
+        assert_eq!(subject.emit(&2), 0);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        drop(b);
+        assert_eq!(subject.stats().delivered, delivered as u64);
+    });
+}

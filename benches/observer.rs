@@ -1,0 +1,192 @@
+//! Benchmarks of the observer registry (`weakling::observer::Subject`).
+//!
+//! Run: `cargo bench --bench observer`. Before criterion's groups, the binary prints the bytes
+//! each subscription costs (1,000,000 subscriptions on one subject), counted by a global
+//! allocator.
+//!
+//! Groups:
+//!
+//! * `emit_1000`: one event to 1,000 live subscribers, time per event (divide by 1,000 for the
+//!   time per subscriber). Peer in the same group: a loop over `Vec<Box<dyn Fn(&E)>>` doing
+//!   the same work per subscriber (a relaxed atomic add).
+//! * `subscribe_drop`: a new subscriber object, subscribed, then dropped (the next emit or
+//!   subscribe sweep prunes it); time per cycle.
+//! * `emit_threads`: 1,000 events to 1,000 subscribers on one thread, and the same on each of
+//!   two threads at once (twice the work); the ratio of the two times is the scaling.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, Criterion, Throughput};
+use weakling::observer::{Observer, Subject};
+use weakling::Gc;
+
+struct Counting;
+
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: forwards to the system allocator and only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: forwarded contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: forwarded contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+const SUBSCRIBERS: usize = 1000;
+
+/// The peer's subscriber: a boxed closure.
+type Callback = Box<dyn Fn(&u64) + Send + Sync>;
+
+struct Tally(AtomicU64);
+
+impl Observer<u64> for Tally {
+    fn notify(&self, event: &u64) {
+        self.0.fetch_add(*event, Ordering::Relaxed);
+    }
+}
+
+fn bytes_per_subscription() {
+    const N: usize = 1_000_000;
+    let subject = Subject::<u64>::new();
+    let objects: Vec<Gc<Tally>> = (0..N).map(|_| Gc::new_leaf(Tally(AtomicU64::new(0)))).collect();
+    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    for o in &objects {
+        drop(subject.subscribe(o));
+    }
+    let after = LIVE_BYTES.load(Ordering::Relaxed);
+    println!(
+        "observer: {:.1} bytes per subscription ({N} on one subject, handles dropped)",
+        (after - before) as f64 / N as f64
+    );
+    drop(objects);
+}
+
+fn subject_with_subscribers() -> (Subject<u64>, Vec<Gc<Tally>>) {
+    let subject = Subject::new();
+    let objects: Vec<Gc<Tally>> =
+        (0..SUBSCRIBERS).map(|_| Gc::new_leaf(Tally(AtomicU64::new(0)))).collect();
+    for o in &objects {
+        drop(subject.subscribe(o));
+    }
+    (subject, objects)
+}
+
+fn emit(c: &mut Criterion) {
+    let mut group = c.benchmark_group("emit_1000");
+    group
+        .sample_size(40)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(SUBSCRIBERS as u64));
+    let (subject, objects) = subject_with_subscribers();
+    group.bench_function("weakling_subject", |b| b.iter(|| subject.emit(black_box(&1))));
+    let method_subject = Subject::<u64>::new();
+    for o in &objects {
+        drop(method_subject.subscribe_fn(o, |t: &Tally, e: &u64| {
+            t.0.fetch_add(*e, Ordering::Relaxed);
+        }));
+    }
+    group.bench_function("weakling_subject_weak_methods", |b| {
+        b.iter(|| method_subject.emit(black_box(&1)))
+    });
+    let counters: Vec<Arc<AtomicU64>> = (0..SUBSCRIBERS).map(|_| Arc::default()).collect();
+    let closures: Vec<Callback> = counters
+        .iter()
+        .map(|c| {
+            let c = Arc::clone(c);
+            Box::new(move |e: &u64| {
+                c.fetch_add(*e, Ordering::Relaxed);
+            }) as Callback
+        })
+        .collect();
+    group.bench_function("vec_box_dyn_fn", |b| {
+        b.iter(|| {
+            let e = black_box(&1);
+            for f in &closures {
+                f(e);
+            }
+        })
+    });
+    group.finish();
+    drop(objects);
+}
+
+fn subscribe_drop(c: &mut Criterion) {
+    let mut group = c.benchmark_group("subscribe_drop");
+    group
+        .sample_size(40)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(1000));
+    let subject = Subject::<u64>::new();
+    group.bench_function("weakling_subject", |b| {
+        b.iter(|| {
+            for _ in 0..1000 {
+                let o = Gc::new_leaf(Tally(AtomicU64::new(0)));
+                drop(subject.subscribe(&o));
+                drop(o);
+            }
+        })
+    });
+    group.finish();
+}
+
+/// Runs `events` emits on each of `threads` threads at once; returns the wall time.
+fn emit_on_threads(subject: &Subject<u64>, threads: usize, events: u64) -> Duration {
+    let barrier = Arc::new(Barrier::new(threads + 1));
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (subject, barrier) = (subject.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                for e in 0..events {
+                    black_box(subject.emit(&e));
+                }
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    for h in handles {
+        h.join().unwrap();
+    }
+    start.elapsed()
+}
+
+fn emit_threads(c: &mut Criterion) {
+    let mut group = c.benchmark_group("emit_threads");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    let (subject, objects) = subject_with_subscribers();
+    for threads in [1_usize, 2] {
+        group.throughput(Throughput::Elements((threads * SUBSCRIBERS * 100) as u64));
+        group.bench_function(format!("{threads}_thread_100_events_each"), |b| {
+            b.iter_custom(|iters| (0..iters).map(|_| emit_on_threads(&subject, threads, 100)).sum())
+        });
+    }
+    group.finish();
+    drop(objects);
+}
+
+criterion_group!(benches, emit, subscribe_drop, emit_threads);
+
+fn main() {
+    bytes_per_subscription();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
