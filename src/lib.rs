@@ -47,6 +47,10 @@
 //! | `__del__` | `impl Drop`; for objects in cycles, also `#[trace(finalize = f)]` ([`Trace::finalize`]: runs before teardown, may resurrect) |
 //! | `self.attr = other` after `__init__` | a [`GcCell`] field |
 //! | `gc.collect()` | [`gc::collect()`] or [`Heap::collect`] |
+//! | `weakref.finalize(a, f)` | [`finalize(&a, f)`](finalize()), [`finalize_with`]; [`shutdown`] / [`ShutdownGuard`] at exit |
+//! | `weakref.WeakMethod(a.m)` | [`WeakMethod::new(&a, T::m)`](WeakMethod::new) |
+//! | `weakref.proxy(a)` | [`WeakProxy::new(&a)`](WeakProxy::new), errors as [`ReferenceError`] values |
+//! | an observer list in a `WeakSet` | [`observer::Subject`] |
 //!
 //! ## Thread safety
 //!
@@ -57,6 +61,8 @@
 //!
 //! * `heap` — the unsafe core: object layout, handles, callbacks, tracing, cells, the pause.
 //! * `collect` — the cycle collector; [`gc`] is Python's `gc` module for the default heap.
+//! * [`finalizer`] — the finalize registry; `weak_method`, `proxy` — the rest of `weakref`.
+//! * [`observer`] — subjects whose subscribers are held weakly.
 //! * `sync` — the atomics and locks (swapped for loom's under `--cfg weakling_loom`).
 //! * `contain` — containment and reporting of panics in user code.
 
