@@ -37,6 +37,8 @@ fn cleanup(name: String) {
 }
 
 fn main() {
+    // Objects that live to the end of `main`; declared first, so dropped after the guard.
+    let mut alive_at_exit = Vec::new();
     // Python runs the remaining at-exit finalizers when the interpreter exits.
     let _exit = ShutdownGuard::new();
 
@@ -87,7 +89,7 @@ fn main() {
     for name in ["first", "second"] {
         let obj = Gc::new_leaf(Resource { name: name.into() });
         drop(finalize_with(&obj, obj.name.clone(), |name| println!("at exit: {name}")));
-        std::mem::forget(obj); // alive until the end
+        alive_at_exit.push(obj);
     }
     println!(">>> exit()");
 }

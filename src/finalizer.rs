@@ -312,11 +312,10 @@ pub fn shutdown() {
 ///
 /// ```
 /// // At the top of `main`:
+/// let obj = weakling::Gc::new(1_u8); // declared first: dropped after the guard
 /// let _shutdown = weakling::ShutdownGuard::new();
-/// let obj = weakling::Gc::new(1_u8);
 /// let _f = weakling::finalize(&obj, || println!("cleaned up at exit"));
-/// std::mem::forget(obj); // still alive when `main` returns
-/// // `_shutdown` drops last and prints "cleaned up at exit".
+/// // `_shutdown` drops before `obj` and prints "cleaned up at exit".
 /// ```
 #[derive(Debug, Default)]
 #[must_use = "shutdown runs when the guard is dropped"]

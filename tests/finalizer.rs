@@ -214,7 +214,7 @@ fn a_heap_shutdown_runs_its_atexit_finalizers_newest_first_then_nothing() {
     let _d = finalize(&objects[3], move || {
         l.push("3, registering another");
         let l2 = l.clone();
-        std::mem::forget(finalize(&registrar, move || l2.push("registered during shutdown")));
+        drop(finalize(&registrar, move || l2.push("registered during shutdown")));
     });
     let ((), errors) = capture_errors(|| heap.shutdown());
     assert_eq!(log.take(), ["3, registering another", "registered during shutdown", "0"]);
