@@ -84,7 +84,8 @@ where
 ///
 /// Because `state` is [`Trace`], the registry checks at registration whether it reaches
 /// `obj` through strong handles, which would keep `obj` alive until shutdown, and reports
-/// that with `tracing::warn!` (the finalizer is still registered, as in Python).
+/// that with `tracing::warn!` (the finalizer is still registered, as in Python). The check
+/// follows at most 10,000 objects.
 ///
 /// ```
 /// use weakling::Gc;
@@ -108,7 +109,9 @@ where
     A: Trace + Send + 'static,
     F: FnOnce(A) -> R + Send + 'static,
 {
-    if Referents::reaches(&state, obj) {
+    // Bounded, so that registering with a large structure stays cheap: past the limit the
+    // mistake goes unreported.
+    if Referents::reaches_within(&state, obj, REACH_CHECK_LIMIT) == Some(true) {
         tracing::warn!(
             target: "weakling",
             object = std::any::type_name::<T>(),
@@ -118,6 +121,9 @@ where
     }
     finalize(obj, move || callback(state))
 }
+
+/// How many objects [`finalize_with`] traces at most to look for its own object.
+const REACH_CHECK_LIMIT: usize = 10_000;
 
 /// A registered finalizer (Python's `weakref.finalize` object).
 ///

@@ -254,18 +254,30 @@ impl Referents {
     /// assert!(!Referents::reaches(&vec![a.clone()], &b));
     /// ```
     pub fn reaches<V: Trace + ?Sized, T>(value: &V, target: &Gc<T>) -> bool {
+        Referents::reaches_within(value, target, usize::MAX) == Some(true)
+    }
+
+    /// [`Referents::reaches`], giving up (`None`) after tracing `limit` objects.
+    pub(crate) fn reaches_within<V: Trace + ?Sized, T>(
+        value: &V,
+        target: &Gc<T>,
+        limit: usize,
+    ) -> Option<bool> {
         let goal = Gc::header_ptr(target);
         let mut seen: HashSet<NonNull<Header>> = HashSet::new();
         let mut pending = held_edges(|tracer| value.trace(tracer));
         while let Some((h, held)) = pending.pop() {
             if h == goal {
-                return true;
+                return Some(true);
             }
             if let Some(object) = held.filter(|_| seen.insert(h)) {
+                if seen.len() > limit {
+                    return None;
+                }
                 pending.extend(held_edges(|tracer| object.trace_into(tracer)));
             }
         }
-        false
+        Some(false)
     }
 }
 
