@@ -11,9 +11,7 @@
 //!   Beside it, in the same group, the parts: the object alone, and the object with a plain
 //!   weak callback (`Gc::downgrade_with`), which the registry is built on.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
 use criterion::{criterion_group, Criterion, Throughput};
@@ -21,27 +19,8 @@ use weakling::{finalize, Gc};
 
 const BATCH: u64 = 1000;
 
-/// Counts the bytes allocated and not yet freed.
-struct Counting;
-
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator and only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 /// Python's `Obj` with `__slots__ = ("k", "__weakref__")`: one integer.
 struct Obj {
@@ -52,10 +31,10 @@ struct Obj {
 fn bytes_per_finalizer() {
     const N: usize = 1_000_000;
     let objects: Vec<Gc<Obj>> = (0..N as u64).map(|k| Gc::new_leaf(Obj { k })).collect();
-    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    let before = counting_alloc::live_bytes();
     let finalizers: Vec<_> = objects.iter().map(|o| finalize(o, || ())).collect();
     drop(finalizers); // handles dropped: the registrations stay
-    let after = LIVE_BYTES.load(Ordering::Relaxed);
+    let after = counting_alloc::live_bytes();
     println!(
         "finalize: {:.1} bytes per live finalizer ({N} registered, handles dropped)",
         (after - before) as f64 / N as f64

@@ -14,9 +14,8 @@
 //! * `emit_threads`: 1,000 events to 1,000 subscribers on one thread, and the same on each of
 //!   two threads at once (twice the work); the ratio of the two times is the scaling.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -24,26 +23,8 @@ use criterion::{criterion_group, Criterion, Throughput};
 use weakling::observer::{Observer, Subject};
 use weakling::Gc;
 
-struct Counting;
-
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator and only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 const SUBSCRIBERS: usize = 1000;
 
@@ -62,11 +43,11 @@ fn bytes_per_subscription() {
     const N: usize = 1_000_000;
     let subject = Subject::<u64>::new();
     let objects: Vec<Gc<Tally>> = (0..N).map(|_| Gc::new_leaf(Tally(AtomicU64::new(0)))).collect();
-    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    let before = counting_alloc::live_bytes();
     for o in &objects {
         drop(subject.subscribe(o));
     }
-    let after = LIVE_BYTES.load(Ordering::Relaxed);
+    let after = counting_alloc::live_bytes();
     println!(
         "observer: {:.1} bytes per subscription ({N} on one subject, handles dropped)",
         (after - before) as f64 / N as f64
