@@ -18,7 +18,9 @@
 //! | file | concept |
 //! |---|---|
 //! | `state.rs` | settings, counts and statistics of a heap's collector |
-//! | `scan.rs` | trial deletion over a working set |
+//! | `scan.rs` | trial deletion over a working set, in place on the heap's lists |
+//! | `verdict.rs` | survivors promoted, garbage condemned, while the world is stopped |
+//! | `teardown.rs` | the garbage's values dropped and boxes freed, in batches |
 //! | `collection.rs` | one collection: stop, scan, condemn, tear down, call back, free |
 //! | `control.rs` | the `gc` surface on [`Heap`](crate::Heap), the automatic trigger |
 //! | `inspect.rs` | freezing, the census by type, `is_tracked` |
@@ -40,7 +42,9 @@
 //! * no traced edge changes: edges change only inside `GcCell` write guards (held off), or by
 //!   moving a handle into a brand-new object, which is not in the working set. Contents behind
 //!   a lock that is held (by anyone, this thread included) are reported as opaque and keep
-//!   their object alive.
+//!   their object alive. Since no other thread can hold or take a `GcCell` write guard now,
+//!   the scan reads a cell's contents without locking it, after checking that the collecting
+//!   thread itself does not hold it for writing (a read guard held elsewhere only reads).
 //!
 //! So the graph the scan reads is the graph at the stop, except for counts that grew. Grown
 //! counts only make objects look *more* referenced (conservative). An object with a reference
@@ -51,7 +55,10 @@
 //! *condemned* (upgrades fail from then on, and callback registration on it is refused) and
 //! taken off the lists, so user code that runs afterwards (callbacks, `Drop`) cannot bring it
 //! back. Its boxes stay allocated until their last count goes, and a `Drop` that reaches
-//! another member of its cycle finds it torn down instead of freed memory.
+//! another member of its cycle finds it torn down instead of freed memory. When the
+//! collector's own handle is the last strong one and no weak reference remains, nothing can
+//! reach the object any more (no handle to clone, upgrades refused, registrations and
+//! attachments refused), so its box is freed without the last-drop operation.
 //!
 //! Threads never run user code inside an operation, and operations wait only for short list
 //! locks, so the stop is short. A thread that keeps a `GcCell` locked for writing delays it; past
@@ -67,6 +74,8 @@ pub(crate) mod control;
 pub(crate) mod inspect;
 pub(crate) mod scan;
 pub(crate) mod state;
+mod teardown;
+mod verdict;
 
 pub(crate) use control::at_safe_point;
 pub use inspect::is_tracked;

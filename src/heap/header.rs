@@ -125,9 +125,40 @@ impl Header {
         self.strong.store(1, Ordering::Release);
     }
 
-    /// Marks the object as decided garbage: `upgrade` fails from now on.
-    pub(crate) fn condemn(&self) {
-        self.strong.fetch_or(CONDEMNED, Ordering::AcqRel);
+    /// Marks the object as decided garbage (`upgrade` fails from now on) and adds the
+    /// collector's strong handle, in one step: the collector, for an object it found
+    /// unreachable and has not condemned yet.
+    pub(crate) fn condemn_and_hold(&self) {
+        // One read-modify-write for both: CONDEMNED is clear (only the collector sets it, once),
+        // so adding it sets the bit. AcqRel: ordered with the upgrades it makes fail.
+        let old = self.strong.fetch_add(CONDEMNED + 1, Ordering::AcqRel);
+        debug_assert_eq!(old & CONDEMNED, 0);
+        if old & STRONG_MASK > MAX_STRONG {
+            std::process::abort();
+        }
+    }
+
+    /// Whether the caller's strong handle to this condemned object is the only one left: then
+    /// no other handle exists that could be cloned, and no upgrade can add one.
+    #[inline]
+    pub(crate) fn is_last_condemned_handle(&self) -> bool {
+        // Acquire: pairs with the Release decrements of the other handles, so their uses of
+        // the object happen before whatever the caller does next (free it).
+        self.strong.load(Ordering::Acquire) == CONDEMNED | 1
+    }
+
+    /// Marks the value torn down and returns the flags it had before.
+    #[inline]
+    pub(crate) fn tear_down(&self) -> usize {
+        // AcqRel as `set_flags`; the old flags say whether callbacks or attachments exist.
+        self.weak.fetch_or(TORN_DOWN, Ordering::AcqRel) & !WEAK_MASK & ((1 << HEAP_SHIFT) - 1)
+    }
+
+    /// Whether the object is tracked and belongs to heap `heap_id`, from one load.
+    #[inline]
+    pub(crate) fn is_tracked_in(&self, heap_id: u32) -> bool {
+        let word = self.weak.load(Ordering::Relaxed);
+        word & TRACKED != 0 && (word >> HEAP_SHIFT) as u32 == heap_id
     }
 
     /// Whether the collector has decided the object is garbage.
@@ -222,10 +253,12 @@ mod tests {
         let h = Header::new(0, false, 1, 1);
         assert!(h.try_inc_strong());
         assert_eq!(h.strong_count(), 2);
-        h.condemn();
+        h.condemn_and_hold();
         assert!(!h.try_inc_strong());
-        assert_eq!(h.strong_count(), 2);
+        assert_eq!(h.strong_count(), 3);
         assert!(!h.dec_strong());
+        assert!(!h.dec_strong());
+        assert!(h.is_last_condemned_handle());
         assert!(h.dec_strong());
         assert!(!h.try_inc_strong());
     }

@@ -34,8 +34,6 @@ pub(crate) const NURSERY: usize = 0xFD;
 pub(crate) const DEAD_IN_NURSERY: usize = 0xFC;
 /// Slot list tag: condemned by the collector, on no list any more.
 pub(crate) const UNLISTED: usize = 0xFE;
-/// Slot list tag: in the working set of the collection under way (middle field: shard).
-pub(crate) const WORKING: usize = 0xFF;
 
 /// An object's header address, as the tracked lists store it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

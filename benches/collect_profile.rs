@@ -1,0 +1,72 @@
+//! One collection of a chosen shape, for instruction-level profiling of the collector
+//! (criterion's repetitions would drown the collection under a profiler).
+//!
+//! ```sh
+//! cargo bench --bench collect_profile --no-run
+//! valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*collect_generation*' \
+//!     target/release/deps/collect_profile-<hash> cycles 100000
+//! ```
+//!
+//! Shapes: `cycles N` (N two-node garbage cycles, one full collection), `live N` (a ring of N
+//! nodes each held from outside, promoted to the oldest generation, then one full collection
+//! with no garbage), `young N` (10,000 young garbage objects over N live old objects, one
+//! young collection). Prints the collection's figures.
+
+use weakling::{Gc, GcCell, Heap, Trace};
+
+#[derive(Trace)]
+struct Node {
+    other: GcCell<Option<Gc<Node>>>,
+}
+
+fn node(heap: &Heap) -> Gc<Node> {
+    Gc::new_in(Node { other: GcCell::new(None) }, heap)
+}
+
+fn cycles(heap: &Heap, n: usize) {
+    for _ in 0..n {
+        let a = node(heap);
+        let b = node(heap);
+        a.other.set(Some(b.clone()));
+        b.other.set(Some(a));
+    }
+}
+
+fn ring(heap: &Heap, n: usize) -> Vec<Gc<Node>> {
+    let nodes: Vec<Gc<Node>> = (0..n).map(|_| node(heap)).collect();
+    for (i, node) in nodes.iter().enumerate() {
+        node.other.set(Some(nodes[(i + 1) % n].clone()));
+    }
+    nodes
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let shape = args.next().unwrap_or_else(|| "cycles".into());
+    let n: usize = args.next().map_or(100_000, |s| s.parse().expect("a count"));
+    let heap = Heap::new();
+    heap.set_automatic_collection(false);
+    let (collection, live) = match shape.as_str() {
+        "cycles" => {
+            cycles(&heap, n);
+            (heap.collect_generation(2), Vec::new())
+        }
+        "live" => {
+            let nodes = ring(&heap, n);
+            heap.collect_generation(2);
+            (heap.collect_generation(2), nodes)
+        }
+        "young" => {
+            let nodes = ring(&heap, n);
+            heap.collect_generation(2);
+            heap.collect_generation(2);
+            cycles(&heap, 5_000);
+            (heap.collect_generation(0), nodes)
+        }
+        other => panic!("unknown shape {other}: cycles, live or young"),
+    };
+    println!("{shape} {n}: {collection:?}");
+    for node in &live {
+        node.other.set(None);
+    }
+}
