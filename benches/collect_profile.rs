@@ -7,10 +7,11 @@
 //!     target/release/deps/collect_profile-<hash> cycles 100000
 //! ```
 //!
-//! Shapes: `cycles N` (N two-node garbage cycles, one full collection), `live N` (a ring of N
-//! nodes each held from outside, promoted to the oldest generation, then one full collection
-//! with no garbage), `young N` (10,000 young garbage objects over N live old objects, one
-//! young collection). Prints the collection's figures.
+//! Shapes (each collected `ROUNDS` times, 3 by default: `cycles N ROUNDS`): `cycles N` (N
+//! two-node garbage cycles, one full collection), `live N` (a ring of N nodes each held from
+//! outside, promoted to the oldest generation, then a full collection with no garbage),
+//! `young N` (10,000 young garbage objects over N live old objects, one young collection).
+//! Prints each collection's figures.
 
 use weakling::{Gc, GcCell, Heap, Trace};
 
@@ -44,28 +45,33 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let shape = args.next().unwrap_or_else(|| "cycles".into());
     let n: usize = args.next().map_or(100_000, |s| s.parse().expect("a count"));
+    let rounds: usize = args.next().map_or(3, |s| s.parse().expect("a count of rounds"));
     let heap = Heap::new();
     heap.set_automatic_collection(false);
-    let (collection, live) = match shape.as_str() {
-        "cycles" => {
-            cycles(&heap, n);
-            (heap.collect_generation(2), Vec::new())
-        }
-        "live" => {
+    let live = match shape.as_str() {
+        "cycles" => Vec::new(),
+        "live" | "young" => {
             let nodes = ring(&heap, n);
             heap.collect_generation(2);
-            (heap.collect_generation(2), nodes)
-        }
-        "young" => {
-            let nodes = ring(&heap, n);
-            heap.collect_generation(2);
-            heap.collect_generation(2);
-            cycles(&heap, 5_000);
-            (heap.collect_generation(0), nodes)
+            nodes
         }
         other => panic!("unknown shape {other}: cycles, live or young"),
     };
-    println!("{shape} {n}: {collection:?}");
+    // Several rounds: the first one also pays for the collector's buffers (kept afterwards).
+    for _ in 0..rounds {
+        let collection = match shape.as_str() {
+            "cycles" => {
+                cycles(&heap, n);
+                heap.collect_generation(2)
+            }
+            "live" => heap.collect_generation(2),
+            _ => {
+                cycles(&heap, 5_000);
+                heap.collect_generation(0)
+            }
+        };
+        println!("{shape} {n}: {collection:?}");
+    }
     for node in &live {
         node.other.set(None);
     }

@@ -734,3 +734,37 @@ fn survivors_keep_exact_places_when_garbage_is_removed_between_them() {
     assert_eq!(heap.collect(), 0);
     assert_eq!(drops.get(), 1100);
 }
+
+#[test]
+fn every_collector_count_is_released_when_drops_panic_in_a_large_batch() {
+    // Enough garbage for the teardown to free boxes behind the drops as it goes, with panics
+    // among the drops: every object must still lose the collector's count, with or without a
+    // weak handle looking at it.
+    #[derive(Trace)]
+    struct Sometimes {
+        me: GcCell<Option<Gc<Sometimes>>>,
+        #[trace(skip)]
+        panics: bool,
+    }
+    impl Drop for Sometimes {
+        fn drop(&mut self) {
+            if self.panics {
+                panic!("sometimes");
+            }
+        }
+    }
+    let heap = quiet_heap();
+    let mut weak = Vec::new();
+    for i in 0..500 {
+        let obj = Gc::new_in(Sometimes { me: GcCell::new(None), panics: i % 37 == 5 }, &heap);
+        obj.me.set(Some(obj.clone()));
+        if i % 2 == 0 {
+            weak.push(Gc::downgrade(&obj));
+        }
+    }
+    let (found, errors) = capture_errors(|| heap.collect());
+    assert_eq!(found, 500);
+    assert_eq!(errors.iter().filter(|e| e.contains("sometimes")).count(), 14);
+    assert!(weak.iter().all(|w| w.strong_count() == 0 && w.upgrade().is_none()));
+    assert_eq!(heap.counts().live, 0);
+}

@@ -169,7 +169,9 @@ unsafe fn free_garbage(garbage: Vec<ObjPtr>) {
         // SAFETY: the caller's count keeps the box allocated.
         let h = unsafe { obj.0.as_ref() };
         // Marked torn down; the flags it had say whether there is more to do.
-        let flags = h.tear_down();
+        // SAFETY: condemned; no user code has run since, so every strong handle to it is the
+        // collector's or inside the garbage, all on this thread.
+        let flags = unsafe { h.tear_down() };
         if flags & HAS_CALLBACKS != 0 {
             armed.push(callbacks::take(obj.0));
         }
@@ -178,13 +180,14 @@ unsafe fn free_garbage(garbage: Vec<ObjPtr>) {
         }
     }
     // SAFETY: every object is torn down, off the books, and held by the collector's count.
-    unsafe { teardown::drop_values(&garbage) };
+    // Boxes that nothing references any more are freed on the way; the rest are left.
+    let left = unsafe { teardown::drop_values(&garbage) };
     contained("dropping values attached to garbage keys", || drop(attached));
     for registrations in armed {
         callbacks::fire(registrations);
     }
-    // The collector's counts go; boxes that nothing else references are freed.
+    // The collector's remaining counts go; boxes that nothing else references are freed.
     // SAFETY: as above, with the values dropped and callbacks and attachments taken.
-    unsafe { teardown::release(&garbage) };
+    unsafe { teardown::release(&left) };
     scan::recycle_garbage_list(garbage);
 }

@@ -54,7 +54,8 @@ pub(crate) unsafe fn apply(
             return true;
         }
         // Upgrades fail from now on; the collector's count keeps the box allocated.
-        h.condemn_and_hold();
+        // SAFETY: the world is stopped and the object is unreachable.
+        unsafe { h.condemn_and_hold() };
         // SAFETY: as above.
         let head = unsafe { gc_head_of(obj.0).as_ref() };
         head.slot.store(encode(UNLISTED, 0, 0), Ordering::Relaxed);
