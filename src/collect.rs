@@ -74,6 +74,7 @@
 pub(crate) mod collection;
 pub(crate) mod control;
 pub(crate) mod inspect;
+mod prefetch;
 pub(crate) mod scan;
 pub(crate) mod state;
 mod teardown;

@@ -165,7 +165,8 @@ pub(crate) fn with_world_stopped<R>(
 unsafe fn free_garbage(garbage: Vec<ObjPtr>) {
     let mut armed: Vec<Vec<Arc<Registration>>> = Vec::new();
     let mut attached = Vec::new();
-    for obj in &garbage {
+    for (at, obj) in garbage.iter().enumerate() {
+        super::prefetch::ahead(&garbage, at);
         // SAFETY: the caller's count keeps the box allocated.
         let h = unsafe { obj.0.as_ref() };
         // Marked torn down; the flags it had say whether there is more to do.

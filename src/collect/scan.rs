@@ -29,6 +29,7 @@
 
 use std::ptr::NonNull;
 
+use super::prefetch;
 use crate::contain::contained;
 use crate::heap::raw::{
     decode, gc_head_of, trace_attached, Edge, Header, ObjPtr, Ordering, Shard, Tracer,
@@ -243,6 +244,7 @@ fn keep_all(s: &mut Scratch, n: usize) {
 unsafe fn visit_from(ws: &WorkingSet, lists: &[&[ObjPtr]], cursor: &mut Cursor, s: &mut Scratch) {
     while let Some(list) = lists.get(cursor.list) {
         while let Some(obj) = list.get(cursor.index) {
+            prefetch::ahead(list, cursor.index);
             let i = cursor.next;
             // Advanced first: after a panic in this object's trace, `next - 1` names it.
             cursor.index += 1;

@@ -1,6 +1,7 @@
 //! The garbage's last steps, in batches: dropping the values, then releasing the collector's
 //! counts and freeing the boxes.
 
+use super::prefetch;
 use crate::contain::contained;
 use crate::heap::raw::{gc_head_of, AnyGc, ObjPtr};
 
@@ -26,6 +27,7 @@ pub(crate) unsafe fn drop_values(garbage: &[ObjPtr]) -> Vec<ObjPtr> {
     while next < garbage.len() {
         contained("Drop of a value in a garbage cycle", || {
             while let Some(obj) = garbage.get(next) {
+                prefetch::ahead(garbage, next);
                 // Object `next - LAG`, whose value is dropped, is looked at before this value
                 // drops, so that a panic below cannot skip it.
                 if let Some(behind) = next.checked_sub(LAG).map(|i| garbage[i]) {

@@ -6,6 +6,7 @@
 //! index gets its slot rewritten; a full collection that finds no garbage writes to no object
 //! at all. Survivors of a younger list are appended to the target list of the same shard.
 
+use super::prefetch;
 use super::scan::WorkingSet;
 use super::state::GENERATIONS;
 use crate::heap::raw::{encode, gc_head_of, ObjPtr, Ordering, Shard, UNLISTED};
@@ -71,6 +72,7 @@ pub(crate) unsafe fn apply(
             let list = &mut lists[target];
             let mut kept_so_far = 0;
             for at in 0..list.len() {
+                prefetch::ahead(list, at);
                 let obj = list[at];
                 if keeps(obj, refs[base + at] != 0) {
                     if kept_so_far != at {
@@ -92,6 +94,7 @@ pub(crate) unsafe fn apply(
             let to = &mut lists[target];
             to.reserve(from.len());
             for (at, &obj) in from.iter().enumerate() {
+                prefetch::ahead(&from, at);
                 if keeps(obj, refs[base + at] != 0) {
                     // SAFETY: a listed object, tracked and alive.
                     let head = unsafe { gc_head_of(obj.0).as_ref() };
