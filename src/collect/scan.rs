@@ -236,12 +236,43 @@ fn keep_all(s: &mut Scratch, n: usize) {
     s.refs.resize(n, REACHED);
 }
 
+/// What tracing one object writes: `gc_refs` decrements and recorded edges.
+struct Pass<'s> {
+    ws: &'s WorkingSet,
+    refs: &'s mut [i32],
+    edges: &'s mut Vec<u32>,
+    opaque: bool,
+}
+
+impl Pass<'_> {
+    /// One edge reported by a trace.
+    ///
+    /// # Safety
+    /// As for [`scan`]; the edge comes from tracing an object of the set.
+    #[inline]
+    unsafe fn edge(&mut self, edge: Edge) {
+        match edge {
+            Edge::Strong(target) => {
+                // SAFETY: a handle held by a live member keeps its target allocated; the world
+                // is stopped and the shards locked (the caller's contract).
+                if let Some(j) = unsafe { self.ws.index_of(target) } {
+                    self.refs[j] = self.refs[j].wrapping_sub(1);
+                    self.edges.push(j as u32);
+                }
+            }
+            Edge::Opaque => self.opaque = true,
+        }
+    }
+}
+
 /// Visits the objects from `cursor` on: adds each one's strong count, traces it and records
 /// its edges.
 ///
 /// # Safety
 /// As for [`scan`]; `lists` are the set's lists in order.
 unsafe fn visit_from(ws: &WorkingSet, lists: &[&[ObjPtr]], cursor: &mut Cursor, s: &mut Scratch) {
+    let Scratch { refs, edge_start, edges, roots, .. } = s;
+    let mut pass = Pass { ws, refs, edges, opaque: false };
     while let Some(list) = lists.get(cursor.list) {
         while let Some(obj) = list.get(cursor.index) {
             prefetch::ahead(list, cursor.index);
@@ -254,24 +285,14 @@ unsafe fn visit_from(ws: &WorkingSet, lists: &[&[ObjPtr]], cursor: &mut Cursor, 
             // Counts of 2^30 or more are capped: the set has fewer edges than that (checked
             // after the pass), so a capped count still stays above zero, as it must.
             let strong = h.strong_count().min(LIMIT) as i32;
-            s.refs[i] = s.refs[i].wrapping_add(strong);
-            s.edge_start.push(s.edges.len() as u32);
+            pass.refs[i] = pass.refs[i].wrapping_add(strong);
+            edge_start.push(pass.edges.len() as u32);
             let attached = h.flags(Ordering::Relaxed) & HAS_ATTACHMENTS != 0;
             // SAFETY: members are tracked and alive.
             let vtable = unsafe { gc_head_of(obj.0).as_ref() }.vtable;
-            let mut opaque = false;
-            let (refs, edges) = (&mut s.refs, &mut s.edges);
-            let mut visit = |edge: Edge| match edge {
-                Edge::Strong(target) => {
-                    // SAFETY: a handle held by a live member keeps its target allocated; the
-                    // world is stopped and the shards locked.
-                    if let Some(j) = unsafe { ws.index_of(target) } {
-                        refs[j] = refs[j].wrapping_sub(1);
-                        edges.push(j as u32);
-                    }
-                }
-                Edge::Opaque => opaque = true,
-            };
+            pass.opaque = false;
+            // SAFETY: edges come from tracing this object, under the caller's contract.
+            let mut visit = |edge: Edge| unsafe { pass.edge(edge) };
             // SAFETY: the caller keeps the world stopped while the tracer is used.
             let mut tracer = unsafe { Tracer::with_world_stopped(&mut visit) };
             // SAFETY: the vtable matches the object's type; the value is alive, not torn down.
@@ -281,8 +302,8 @@ unsafe fn visit_from(ws: &WorkingSet, lists: &[&[ObjPtr]], cursor: &mut Cursor, 
                 // SAFETY: as above.
                 unsafe { trace_attached(obj.0, &mut tracer) };
             }
-            if opaque {
-                s.roots.push(i as u32);
+            if pass.opaque {
+                roots.push(i as u32);
             }
         }
         cursor.list += 1;
@@ -299,6 +320,15 @@ fn propagate(s: &mut Scratch, n: usize) {
             refs[r as usize] = 1;
         }
     }
+    // Marks the targets of `k` not reached yet and queues them.
+    let reach = |k: usize, refs: &mut [i32], stack: &mut Vec<u32>| {
+        for &j in &edges[edge_start[k] as usize..edge_start[k + 1] as usize] {
+            if refs[j as usize] == 0 {
+                refs[j as usize] = REACHED;
+                stack.push(j);
+            }
+        }
+    };
     for i in 0..n {
         let r = refs[i];
         if r == 0 || r == REACHED {
@@ -307,15 +337,9 @@ fn propagate(s: &mut Scratch, n: usize) {
         // A root not reached yet: mark it and everything it reaches. Roots further on that it
         // reaches are left for this loop (marked when it gets there).
         refs[i] = REACHED;
-        stack.push(i as u32);
+        reach(i, refs, stack);
         while let Some(k) = stack.pop() {
-            let k = k as usize;
-            for &j in &edges[edge_start[k] as usize..edge_start[k + 1] as usize] {
-                if refs[j as usize] == 0 {
-                    refs[j as usize] = REACHED;
-                    stack.push(j);
-                }
-            }
+            reach(k as usize, refs, stack);
         }
     }
 }

@@ -70,8 +70,12 @@ pub(crate) unsafe fn apply(
             // appended to it (their working indices are those of the lists as scanned).
             let base = ws.base(si, target);
             let list = &mut lists[target];
-            let mut kept_so_far = 0;
-            for at in 0..list.len() {
+            // Objects before the first unreachable one stay where they are, untouched: in a
+            // full collection without garbage, that is all of them.
+            let first = refs[base..base + list.len()].iter().position(|&r| r == 0);
+            let first = first.unwrap_or(list.len());
+            let mut kept_so_far = first;
+            for at in first..list.len() {
                 prefetch::ahead(list, at);
                 let obj = list[at];
                 if keeps(obj, refs[base + at] != 0) {
