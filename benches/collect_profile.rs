@@ -11,7 +11,8 @@
 //! two-node garbage cycles, one full collection), `live N` (a ring of N nodes each held from
 //! outside, promoted to the oldest generation, then a full collection with no garbage),
 //! `young N` (10,000 young garbage objects over N live old objects, one young collection).
-//! Prints each collection's figures.
+//! Prints each collection's figures. `clone_drop N` instead clones and drops a tracked handle
+//! N times (the mutator's side of the collector's protocol).
 
 use weakling::{Gc, GcCell, Heap, Trace};
 
@@ -48,6 +49,15 @@ fn run() {
     let rounds: usize = args.next().map_or(3, |s| s.parse().expect("a count of rounds"));
     let heap = Heap::new();
     heap.set_automatic_collection(false);
+    if shape == "clone_drop" {
+        // The mutator's side of the pause protocol: clone and drop a tracked handle.
+        let node = node(&heap);
+        for _ in 0..n {
+            drop(std::hint::black_box(node.clone()));
+        }
+        println!("clone_drop {n}");
+        return;
+    }
     let live = match shape.as_str() {
         "cycles" => Vec::new(),
         "live" | "young" => {
