@@ -171,7 +171,9 @@ unsafe fn free_garbage(garbage: Vec<ObjPtr>) {
         let h = unsafe { obj.0.as_ref() };
         // Marked torn down; the flags it had say whether there is more to do.
         // SAFETY: condemned; no user code has run since, so every strong handle to it is the
-        // collector's or inside the garbage, all on this thread.
+        // collector's or inside the garbage, all on this thread. (User code run before this
+        // point must be followed by a reachability check that keeps alive whatever it let
+        // other threads reach.)
         let flags = unsafe { h.tear_down() };
         if flags & HAS_CALLBACKS != 0 {
             armed.push(callbacks::take(obj.0));
