@@ -56,7 +56,8 @@
 //! taken off the lists, so user code that runs afterwards (callbacks, `Drop`) cannot bring it
 //! back. Condemning is a plain store to the strong word: while the world is stopped no other
 //! thread can change it (no thread holds a handle to garbage, and upgrades wait), and a thread
-//! reads the restart with `Acquire`, so every operation that begins afterwards sees the mark. Its boxes stay allocated until their last count goes, and a `Drop` that reaches
+//! reads the restart with `Acquire`, so every operation that begins afterwards sees the mark.
+//! The garbage's boxes stay allocated until their last count goes, and a `Drop` that reaches
 //! another member of its cycle finds it torn down instead of freed memory. When the
 //! collector's own handle is the last strong one and no weak reference remains, nothing can
 //! reach the object any more (no handle to clone, upgrades refused, registrations and

@@ -8,9 +8,9 @@
 //!    generations, where they sit on their lists, are the working set.
 //! 3. Trial deletion (`scan`) splits it into survivors and garbage.
 //! 4. Survivors move to the next generation (`verdict`). Garbage is *condemned* (no upgrade
-//!    succeeds from now on), taken off the books, and held by one extra strong count so that no box can be
-//!    freed under the collector. The world runs again, and other collections may start: the
-//!    garbage is on no list, so they never see it. Only then does user code run.
+//!    succeeds from now on), taken off the books, and held by one extra strong count so that
+//!    no box can be freed under the collector. The world runs again, and other collections may
+//!    start: the garbage is on no list, so they never see it. Only then does user code run.
 //! 5. The death callbacks of the garbage are taken out of the registry; every garbage object
 //!    is marked torn down, then their values are dropped (panics contained). A `Drop` that
 //!    reaches another member finds it torn down: `Gc::try_get` gives `None`, `Deref` panics.
