@@ -45,6 +45,12 @@ fn ring(heap: &Heap, n: usize) -> Vec<Gc<Node>> {
 }
 
 fn run() {
+    // `cargo bench` runs every bench target with `--bench` (and any filter given to the other
+    // benches): this one is meant to be run directly, so it does nothing then.
+    if std::env::args().any(|a| a == "--bench") {
+        eprintln!("collect_profile: run the binary directly (see benches/collect_profile.rs)");
+        return;
+    }
     let mut args = std::env::args().skip(1);
     let shape = args.next().unwrap_or_else(|| "cycles".into());
     let n: usize = args.next().map_or(100_000, |s| s.parse().expect("a count"));
