@@ -18,7 +18,9 @@
 //! | file | concept |
 //! |---|---|
 //! | `state.rs` | settings, counts and statistics of a heap's collector |
-//! | `scan.rs` | trial deletion over a working set |
+//! | `scan.rs` | trial deletion over a working set, in place on the heap's lists |
+//! | `verdict.rs` | survivors promoted, garbage condemned, while the world is stopped |
+//! | `teardown.rs` | the garbage's values dropped and boxes freed, in batches |
 //! | `collection.rs` | one collection: stop, scan, condemn, tear down, call back, free |
 //! | `finalize.rs` | finalizers of garbage, and the second look that allows resurrection |
 //! | `control.rs` | the `gc` surface on [`Heap`](crate::Heap), the automatic trigger |
@@ -41,7 +43,9 @@
 //! * no traced edge changes: edges change only inside `GcCell` write guards (held off), or by
 //!   moving a handle into a brand-new object, which is not in the working set. Contents behind
 //!   a lock that is held (by anyone, this thread included) are reported as opaque and keep
-//!   their object alive.
+//!   their object alive. Since no other thread can hold or take a `GcCell` write guard now,
+//!   the scan reads a cell's contents without locking it, after checking that the collecting
+//!   thread itself does not hold it for writing (a read guard held elsewhere only reads).
 //!
 //! So the graph the scan reads is the graph at the stop, except for counts that grew. Grown
 //! counts only make objects look *more* referenced (conservative). An object with a reference
@@ -51,8 +55,14 @@
 //! handle, hence from a root. The decision is applied before the world restarts: garbage is
 //! *condemned* (upgrades fail from then on, and callback registration on it is refused) and
 //! taken off the lists, so user code that runs afterwards (callbacks, `Drop`) cannot bring it
-//! back. Its boxes stay allocated until their last count goes, and a `Drop` that reaches
-//! another member of its cycle finds it torn down instead of freed memory.
+//! back. Condemning is a plain store to the strong word: while the world is stopped no other
+//! thread can change it (no thread holds a handle to garbage, and upgrades wait), and a thread
+//! reads the restart with `Acquire`, so every operation that begins afterwards sees the mark.
+//! The garbage's boxes stay allocated until their last count goes, and a `Drop` that reaches
+//! another member of its cycle finds it torn down instead of freed memory. When the
+//! collector's own handle is the last strong one and no weak reference remains, nothing can
+//! reach the object any more (no handle to clone, upgrades refused, registrations and
+//! attachments refused), so its box is freed without the last-drop operation.
 //!
 //! Finalizers are user code that runs after that decision, with every member whole, and may
 //! hand a member's handle to anyone (resurrection). The collector still holds one count on
@@ -75,8 +85,11 @@ pub(crate) mod collection;
 pub(crate) mod control;
 pub(crate) mod finalize;
 pub(crate) mod inspect;
+mod prefetch;
 pub(crate) mod scan;
 pub(crate) mod state;
+mod teardown;
+mod verdict;
 
 pub(crate) use control::at_safe_point;
 pub use inspect::is_tracked;

@@ -52,11 +52,11 @@ pub(crate) mod raw {
     pub(crate) use super::callbacks::{self, Registration};
     pub(crate) use super::deferred::destruction_depth;
     pub(crate) use super::ephemeron::{take_attached, trace_attached};
-    pub(crate) use super::header::{Header, FINALIZED, HAS_ATTACHMENTS, HAS_CALLBACKS, TORN_DOWN};
+    pub(crate) use super::header::{Header, FINALIZED, HAS_ATTACHMENTS, HAS_CALLBACKS};
     pub(crate) use super::layout::gc_head_of;
     pub(crate) use super::pause;
     pub(crate) use super::space::{
-        decode, encode, HeapInner, ObjPtr, Shard, LISTS, SHARDS, UNLISTED, WORKING,
+        decode, encode, HeapInner, ObjPtr, Shard, LISTS, SHARDS, UNLISTED,
     };
     pub(crate) use super::thread_state::{count_tracked_frees, current, flush_all};
     pub(crate) use super::trace::{Edge, Tracer};

@@ -108,6 +108,31 @@ impl<T> RwLock<T> {
         return self.0.try_write().ok();
     }
 
+    /// Runs `f` on the contents unless the lock is held for writing, without taking the lock
+    /// (no write to the lock word); `None` when a writer holds it.
+    ///
+    /// # Safety
+    /// No thread but the caller's can acquire or hold the lock for writing until this returns
+    /// (while the world is stopped, every writer is inside a mutator operation and none is).
+    #[inline]
+    pub(crate) unsafe fn read_unlocked<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
+        #[cfg(not(weakling_loom))]
+        {
+            // Only the calling thread can be a writer (per the contract), and it is not in
+            // the middle of acquiring: the flag is exact.
+            if self.0.is_locked_exclusive() {
+                return None;
+            }
+            // SAFETY: no writer exists or can appear while `f` runs (contract and check
+            // above); readers only read. The last writer's changes are visible: it released
+            // the lock inside an operation that happens before the stop (see `pause`).
+            Some(f(unsafe { &*self.0.data_ptr() }))
+        }
+        // loom models the lock itself: take it for reading, as outside a stop.
+        #[cfg(weakling_loom)]
+        self.try_read().map(|guard| f(&guard))
+    }
+
     pub(crate) fn get_mut(&mut self) -> &mut T {
         #[cfg(not(weakling_loom))]
         return self.0.get_mut();

@@ -615,3 +615,156 @@ fn keep_garbage_mode_shows_what_the_cycles_were() {
     assert_eq!(heap.collect(), 2);
     assert_eq!(drops.get(), 2);
 }
+
+#[test]
+fn a_panicking_trace_keeps_its_object_and_the_scan_goes_on() {
+    /// Traces its edge, or panics (before reporting it) while `fail` is set.
+    struct Faulty {
+        fail: Arc<std::sync::atomic::AtomicBool>,
+        other: GcCell<Option<Gc<Faulty>>>,
+        _token: DropToken,
+    }
+    // SAFETY: reports its one owned handle, or nothing by panicking first.
+    unsafe impl Trace for Faulty {
+        fn trace(&self, tracer: &mut weakling::Tracer<'_>) {
+            assert!(!self.fail.load(Ordering::SeqCst), "trace failed");
+            self.other.trace(tracer);
+        }
+    }
+    let heap = quiet_heap();
+    let drops = DropCounter::default();
+    let faulty = |fail: bool| Faulty {
+        fail: Arc::new(std::sync::atomic::AtomicBool::new(fail)),
+        other: GcCell::new(None),
+        _token: drops.token(),
+    };
+    // A self cycle before the faulty cycle on the list, and one after it: the scan must go
+    // on after the panic.
+    let before = node(&heap, "before", &drops);
+    link(&before, &before);
+    drop(before);
+    let a = Gc::new_in(faulty(true), &heap);
+    let b = Gc::new_in(faulty(false), &heap);
+    a.other.set(Some(b.clone()));
+    b.other.set(Some(a.clone()));
+    let after = node(&heap, "after", &drops);
+    link(&after, &after);
+    drop(after);
+    let (weak_a, weak_b) = (Gc::downgrade(&a), Gc::downgrade(&b));
+    let fail = a.fail.clone();
+    drop((a, b));
+
+    let (found, errors) = capture_errors(|| heap.collect());
+    assert_eq!(errors.iter().filter(|e| e.contains("trace failed")).count(), 1, "{errors:?}");
+    // The object whose trace panicked is a root: it and what it reaches are kept.
+    assert_eq!(found, 2, "only the two self cycles are garbage");
+    assert_eq!(drops.get(), 2);
+    assert!(weak_a.upgrade().is_some() && weak_b.upgrade().is_some());
+
+    fail.store(false, Ordering::SeqCst);
+    let (found, errors) = capture_errors(|| heap.collect());
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(found, 2, "the faulty cycle, traced this time");
+    assert_eq!(drops.get(), 4);
+    assert!(weak_a.upgrade().is_none() && weak_b.upgrade().is_none());
+    assert_eq!(heap.counts().live, 0);
+}
+
+#[test]
+fn edges_into_another_heap_never_count_against_this_one() {
+    // x (heap A) and z (heap B) sit at the same place of their heaps' lists (the same shard,
+    // list 0, index 0); an edge from heap A to z must not be taken for an edge to x.
+    let (a, b) = (quiet_heap(), quiet_heap());
+    let drops = DropCounter::default();
+    let x = node(&a, "x", &drops);
+    let z = node(&b, "z", &drops);
+    let holder = node(&a, "holder", &drops);
+    link(&holder, &z);
+    link(&holder, &holder);
+    drop((holder, z));
+    assert_eq!(a.collect(), 1, "the holder's self cycle");
+    assert_eq!(Gc::try_get(&x).map(|n| n.name), Some("x"), "x is referenced from outside");
+    assert_eq!(drops.get(), 2, "the holder, and z with its last handle");
+    assert_eq!(b.counts().live, 0);
+    drop(x);
+    assert_eq!(a.counts().live, 0);
+}
+
+#[test]
+fn survivors_keep_exact_places_when_garbage_is_removed_between_them() {
+    // Garbage interleaved with survivors in the oldest generation: the list is compacted in
+    // place, and every survivor must still be found where its slot says (its own death and
+    // later collections rely on that).
+    let heap = quiet_heap();
+    let drops = DropCounter::default();
+    let mut live = Vec::new();
+    for i in 0..1000 {
+        let n = node(&heap, "n", &drops);
+        if i % 3 == 0 {
+            link(&n, &n);
+        } else {
+            live.push(n);
+        }
+    }
+    // Promote everything to the oldest generation first, garbage included: it is freed by
+    // the first collection, which already compacts; then make more garbage among survivors.
+    assert_eq!(heap.collect(), 334);
+    for (i, n) in live.iter().enumerate() {
+        if i % 2 == 0 {
+            link(n, n);
+        }
+    }
+    let young: Vec<_> = (0..100).map(|_| node(&heap, "young", &drops)).collect();
+    let mut kept = Vec::new();
+    for (i, n) in live.into_iter().enumerate() {
+        if i % 2 != 0 {
+            kept.push(n);
+        }
+    }
+    assert_eq!(heap.collect(), 333);
+    assert_eq!(heap.counts().live, (kept.len() + young.len()) as u64);
+    // Dropping every survivor takes it off its list through its slot, in an order unlike the
+    // lists' (every other one first).
+    let (odd, even): (Vec<_>, Vec<_>) = kept.into_iter().enumerate().partition(|(i, _)| i % 2 == 1);
+    drop(odd);
+    assert_eq!(heap.collect(), 0);
+    drop(even);
+    drop(young);
+    assert_eq!(heap.counts().live, 0);
+    assert_eq!(heap.collect(), 0);
+    assert_eq!(drops.get(), 1100);
+}
+
+#[test]
+fn every_collector_count_is_released_when_drops_panic_in_a_large_batch() {
+    // Enough garbage for the teardown to free boxes behind the drops as it goes, with panics
+    // among the drops: every object must still lose the collector's count, with or without a
+    // weak handle looking at it.
+    #[derive(Trace)]
+    struct Sometimes {
+        me: GcCell<Option<Gc<Sometimes>>>,
+        #[trace(skip)]
+        panics: bool,
+    }
+    impl Drop for Sometimes {
+        fn drop(&mut self) {
+            if self.panics {
+                panic!("sometimes");
+            }
+        }
+    }
+    let heap = quiet_heap();
+    let mut weak = Vec::new();
+    for i in 0..500 {
+        let obj = Gc::new_in(Sometimes { me: GcCell::new(None), panics: i % 37 == 5 }, &heap);
+        obj.me.set(Some(obj.clone()));
+        if i % 2 == 0 {
+            weak.push(Gc::downgrade(&obj));
+        }
+    }
+    let (found, errors) = capture_errors(|| heap.collect());
+    assert_eq!(found, 500);
+    assert_eq!(errors.iter().filter(|e| e.contains("sometimes")).count(), 14);
+    assert!(weak.iter().all(|w| w.strong_count() == 0 && w.upgrade().is_none()));
+    assert_eq!(heap.counts().live, 0);
+}

@@ -4,16 +4,16 @@
 //!    requested on a thread that is already collecting (from a callback or a `Drop` it runs)
 //!    does nothing.
 //! 2. Stop the world (see `heap::pause`): no thread is inside a drop, upgrade or cell write.
-//!    Flush every nursery, lock the heap's shards, and take the objects of the collected
-//!    generations off their lists: the working set.
+//!    Flush every nursery and lock the heap's shards: the objects of the collected
+//!    generations, where they sit on their lists, are the working set.
 //! 3. Trial deletion (`scan`) splits it into survivors and garbage.
-//! 4. Survivors move to the next generation. Garbage is *condemned* (no upgrade succeeds from
-//!    now on), taken off the books, and held by one extra strong count so that no box can be
-//!    freed under the collector. The world runs again, and other collections may start: the
-//!    garbage is on no list, so they never see it. Only then does user code run.
-//! 5. Finalizers (`Trace::finalize`) of the garbage run, members still whole; if any ran,
-//!    the world stops once more and the garbage is scanned again on its own: whatever user
-//!    code made reachable is resurrected (see `finalize`).
+//! 4. Survivors move to the next generation (`verdict`). Garbage is *condemned* (no upgrade
+//!    succeeds from now on), taken off the books, and held by one extra strong count so that
+//!    no box can be freed under the collector. The world runs again, and other collections may
+//!    start: the garbage is on no list, so they never see it. Only then does user code run.
+//! 5. Finalizers (finalizer callbacks and `Trace::finalize`) of the garbage run, members still
+//!    whole; if any ran, the world stops once more and the garbage is scanned again on its
+//!    own: whatever user code made reachable is resurrected (see `finalize`).
 //! 6. The death callbacks of the garbage are taken out of the registry; every garbage object
 //!    is marked torn down, then their values are dropped (panics contained). A `Drop` that
 //!    reaches another member finds it torn down: `Gc::try_get` gives `None`, `Deref` panics.
@@ -27,13 +27,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::finalize::{finalize, Finalized};
-use super::scan::Scan;
+use super::scan::{self, WorkingSet};
 use super::state::{Collection, Phase, GENERATIONS};
+use super::{teardown, verdict};
 use crate::contain::contained;
 use crate::heap::raw::{
-    callbacks, decode, encode, flush_all, gc_head_of, pause, take_attached, AnyGc, HeapInner,
-    ObjPtr, Ordering, Registration, HAS_ATTACHMENTS, HAS_CALLBACKS, SHARDS, TORN_DOWN, UNLISTED,
-    WORKING,
+    callbacks, flush_all, pause, take_attached, AnyGc, HeapInner, ObjPtr, Registration,
+    HAS_ATTACHMENTS, HAS_CALLBACKS, SHARDS,
 };
 use crate::sync::{global, Mutex};
 
@@ -92,55 +92,28 @@ pub(crate) fn collect(
     // SAFETY: the world is stopped and this thread runs no operation.
     unsafe { flush_all() };
     let mut shards: Vec<_> = (0..SHARDS).map(|i| heap.lock_shard(i)).collect();
-    let mut objects: Vec<ObjPtr> = Vec::new();
-    for (si, shard) in shards.iter_mut().enumerate() {
-        for list in &mut shard.lists[..=generation] {
-            for obj in list.drain(..) {
-                // SAFETY: listed objects are tracked and allocated.
-                let head = unsafe { gc_head_of(obj.0).as_ref() };
-                head.slot.store(encode(WORKING, si, objects.len()), Ordering::Relaxed);
-                objects.push(obj);
-            }
-        }
-    }
-    // SAFETY: world stopped; every listed object is alive (a dying one leaves its list inside
-    // the operation that took its count to zero, which the stop waited for).
-    let scan = unsafe { Scan::run(&objects, 0) };
-
-    let target = (generation + 1).min(GENERATIONS - 1);
+    // The working set stays on its lists; the scan and the verdict work in place (see `scan`).
+    let ws = WorkingSet::new(heap.id(), generation, &shards);
+    let mut scratch = scan::scratch();
+    // SAFETY: world stopped, nurseries flushed, every shard locked; every listed object is
+    // alive (a dying one leaves its list inside the operation that took its count to zero,
+    // which the stop waited for).
+    unsafe { scan::scan(&ws, &shards, &mut scratch) };
     let keep_garbage = heap.collector().keep_garbage;
-    let mut garbage: Vec<ObjPtr> = Vec::new();
-    let mut kept: Vec<ObjPtr> = Vec::new();
-    for (obj, reachable) in objects.iter().zip(scan.reachable) {
-        // SAFETY: as above.
-        let head = unsafe { gc_head_of(obj.0).as_ref() };
-        let (_, si, _) = decode(head.slot.load(Ordering::Relaxed));
-        if reachable || keep_garbage {
-            if !reachable {
-                // Kept for inspection instead of freed: the heap's garbage list holds it.
-                // SAFETY: as above.
-                unsafe { obj.0.as_ref() }.inc_strong();
-                kept.push(*obj);
-            }
-            let list = &mut shards[si].lists[target];
-            head.slot.store(encode(target, si, list.len()), Ordering::Relaxed);
-            list.push(*obj);
-        } else {
-            // SAFETY: as above.
-            let h = unsafe { obj.0.as_ref() };
-            h.condemn();
-            h.inc_strong();
-            head.slot.store(encode(UNLISTED, si, 0), Ordering::Relaxed);
-            garbage.push(*obj);
-        }
-    }
-    let survivors = objects.len() - garbage.len() - kept.len();
+    // Where survivors go, and objects resurrected by finalizers with them.
+    let target = (generation + 1).min(GENERATIONS - 1);
+    let garbage_list = scratch.take_garbage_list();
+    // SAFETY: as above; the shards have not changed since the scan.
+    let verdict::Verdict { garbage, kept, survivors } =
+        unsafe { verdict::apply(&ws, &mut shards, &scratch.refs, keep_garbage, garbage_list) };
+    scratch.trim(ws.len());
+    drop(scratch);
     heap.reset_young();
     drop(shards);
     drop(stopped);
     drop(exclusive);
 
-    collection.examined = objects.len();
+    collection.examined = ws.len();
     let kept_count = kept.len();
     if !kept.is_empty() {
         // SAFETY: tracked objects, each with one count raised above for this handle.
@@ -154,7 +127,9 @@ pub(crate) fn collect(
     collection.collected = garbage.len();
     collection.unreachable = garbage.len() + kept_count;
     crate::heap::raw::count_tracked_frees(heap, garbage.len());
-    // SAFETY: `garbage` holds condemned, unlisted objects with one count each held here.
+    // SAFETY: `garbage` holds condemned, unlisted objects with one count each held here, and
+    // no thread but this one can reach them (the finalizers' user code, if any ran, was
+    // followed by a reachability check).
     unsafe { free_garbage(garbage) };
 
     collection.duration = start.elapsed();
@@ -203,14 +178,16 @@ pub(crate) fn with_world_stopped<R>(
 unsafe fn free_garbage(garbage: Vec<ObjPtr>) {
     let mut armed: Vec<Vec<Arc<Registration>>> = Vec::new();
     let mut attached = Vec::new();
-    for obj in &garbage {
+    for (at, obj) in garbage.iter().enumerate() {
+        super::prefetch::ahead(&garbage, at);
         // SAFETY: the caller's count keeps the box allocated.
         let h = unsafe { obj.0.as_ref() };
-        // Marked first: a registration or attachment made from now on (by a `Drop` below, or
-        // a thread holding a handle that a finalizer let out) sees the mark under the same
-        // lock that `take` and `take_attached` hold, and is refused; an earlier one is taken.
-        h.set_flags(TORN_DOWN);
-        let flags = h.flags(Ordering::Acquire);
+        // Marked torn down; the flags it had say whether there is more to do.
+        // SAFETY: condemned; no user code has run since, so every strong handle to it is the
+        // collector's or inside the garbage, all on this thread. (User code run before this
+        // point must be followed by a reachability check that keeps alive whatever it let
+        // other threads reach.)
+        let flags = unsafe { h.tear_down() };
         if flags & HAS_CALLBACKS != 0 {
             armed.push(callbacks::take(obj.0));
         }
@@ -218,24 +195,15 @@ unsafe fn free_garbage(garbage: Vec<ObjPtr>) {
             attached.push(take_attached(obj.0));
         }
     }
-    for obj in &garbage {
-        // SAFETY: tracked and allocated.
-        let vtable = unsafe { gc_head_of(obj.0).as_ref() }.vtable;
-        contained("Drop of a value in a garbage cycle", || {
-            // SAFETY: the value is initialised and dropped here once: torn-down objects are
-            // never dropped again, and no handle reads a torn-down value.
-            unsafe { (vtable.drop_value)(obj.0) }
-        });
-    }
+    // SAFETY: every object is torn down, off the books, and held by the collector's count.
+    // Boxes that nothing references any more are freed on the way; the rest are left.
+    let left = unsafe { teardown::drop_values(&garbage) };
     contained("dropping values attached to garbage keys", || drop(attached));
     for registrations in armed {
         callbacks::fire(registrations);
     }
-    for obj in garbage {
-        // The collector's count is a strong handle like any other: dropping it takes the same
-        // path as any last drop (a torn-down value is not dropped again). A handle that escaped
-        // the cycle (a Drop stored it) keeps the box until it goes.
-        // SAFETY: a tracked object; the count the collector raised moves to the handle.
-        drop(unsafe { AnyGc::adopt(obj.0) });
-    }
+    // The collector's remaining counts go; boxes that nothing else references are freed.
+    // SAFETY: as above, with the values dropped and callbacks and attachments taken.
+    unsafe { teardown::release(&left) };
+    scan::recycle_garbage_list(garbage);
 }

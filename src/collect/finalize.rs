@@ -11,8 +11,8 @@
 //! count on each object discounted:
 //!
 //! * an object referenced from outside the garbage now, and everything it reaches, is
-//!   resurrected: it is no longer condemned (upgrades work again), goes back on a list of its
-//!   shard in the generation the survivors went to, and the collector's count on it is
+//!   resurrected: it is no longer condemned (upgrades work again), goes back on a list in
+//!   the generation the survivors went to, and the collector's count on it is
 //!   released the ordinary way (if user code dropped every other handle meanwhile, that
 //!   release is its last drop, and it dies as any object does);
 //! * the rest stays garbage and is torn down. Finalizers never run twice for an object (the
@@ -26,11 +26,11 @@
 //! [`Trace::finalize`]: crate::Trace::finalize
 
 use super::collection::{ONE_AT_A_TIME, PATIENCE};
-use super::scan::Scan;
+use super::scan;
 use crate::contain::contained;
 use crate::heap::raw::{
-    callbacks, decode, encode, gc_head_of, pause, AnyGc, HeapInner, ObjPtr, Ordering, FINALIZED,
-    HAS_CALLBACKS, SHARDS, UNLISTED, WORKING,
+    callbacks, encode, gc_head_of, pause, AnyGc, HeapInner, ObjPtr, Ordering, FINALIZED,
+    HAS_CALLBACKS, SHARDS,
 };
 
 /// What the finalization step left.
@@ -45,7 +45,7 @@ pub(crate) struct Finalized {
 /// objects go to list `target` of their shard.
 ///
 /// # Safety
-/// Every object of `garbage` is condemned, unlisted with its shard in its slot, not torn down,
+/// Every object of `garbage` is condemned, on no list, not torn down,
 /// and holds one strong count owned by the caller; the caller moves those counts in. This
 /// thread is marked as collecting and holds no collector lock.
 pub(crate) unsafe fn finalize(
@@ -94,17 +94,9 @@ unsafe fn recheck(heap: &'static HeapInner, garbage: Vec<ObjPtr>, target: usize)
     let exclusive = ONE_AT_A_TIME.lock();
     let stopped = pause::stop_the_world(PATIENCE);
     let reachable = match &stopped {
-        Some(_) => {
-            for (i, obj) in garbage.iter().enumerate() {
-                // SAFETY: tracked and allocated (the caller's count).
-                let head = unsafe { gc_head_of(obj.0).as_ref() };
-                let (_, si, _) = decode(head.slot.load(Ordering::Relaxed));
-                head.slot.store(encode(WORKING, si, i), Ordering::Relaxed);
-            }
-            // SAFETY: the world is stopped; every object is alive (the caller's count) and
-            // not torn down; the caller's count is the one discounted.
-            unsafe { Scan::run(&garbage, 1) }.reachable
-        }
+        // SAFETY: the world is stopped; every object is tracked, alive (the caller's count)
+        // and not torn down; the caller's count is the one discounted.
+        Some(_) => unsafe { scan::scan_set(&garbage, 1) },
         None => {
             tracing::warn!(
                 target: "weakling",
@@ -118,20 +110,22 @@ unsafe fn recheck(heap: &'static HeapInner, garbage: Vec<ObjPtr>, target: usize)
     let mut back = Vec::new();
     {
         let mut shards: Vec<_> = (0..SHARDS).map(|i| heap.lock_shard(i)).collect();
-        for (obj, reachable) in garbage.into_iter().zip(reachable) {
+        for (at, (obj, reachable)) in garbage.into_iter().zip(reachable).enumerate() {
+            if !reachable {
+                still.push(obj);
+                continue;
+            }
             // SAFETY: tracked and allocated (the caller's count).
             let (h, head) = unsafe { (obj.0.as_ref(), gc_head_of(obj.0).as_ref()) };
-            let (_, si, _) = decode(head.slot.load(Ordering::Relaxed));
-            if reachable {
-                h.uncondemn();
-                let list = &mut shards[si].lists[target];
-                head.slot.store(encode(target, si, list.len()), Ordering::Release);
-                list.push(obj);
-                back.push(obj);
-            } else {
-                head.slot.store(encode(UNLISTED, si, 0), Ordering::Relaxed);
-                still.push(obj);
-            }
+            // Un-marked atomically: other threads may hold handles to it again.
+            h.uncondemn();
+            // Any shard will do: until the collector's count goes below, no other thread
+            // can take the object off its list.
+            let si = at % SHARDS;
+            let list = &mut shards[si].lists[target];
+            head.slot.store(encode(target, si, list.len()), Ordering::Release);
+            list.push(obj);
+            back.push(obj);
         }
     }
     drop(stopped);

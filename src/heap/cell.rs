@@ -129,14 +129,24 @@ impl<T: fmt::Debug> fmt::Debug for GcCell<T> {
     }
 }
 
-// SAFETY: the contents are owned and traced once under a shared lock; a cell locked for
-// writing right now is reported as opaque instead of waited for (rule 3).
+// SAFETY: the contents are owned and traced once under a shared lock, or while the world is
+// stopped without one (no writer can start then); a cell locked for writing right now is
+// reported as opaque instead of waited for (rule 3).
 unsafe impl<T: Trace> Trace for GcCell<T> {
     const LEAF: bool = T::LEAF;
+    #[inline]
     fn trace(&self, tracer: &mut Tracer<'_>) {
-        match self.lock.try_read() {
-            Some(guard) => guard.trace(tracer),
-            None => tracer.opaque(),
+        let traced = if tracer.world_stopped() {
+            // SAFETY: the world is stopped: every writer of a GcCell holds its guard inside a
+            // mutator operation (`write`, `try_write`), and no thread but this one is inside
+            // one or can begin one; `get_mut` needs a unique borrow, which `&self` excludes.
+            // This thread's own write guards are seen by the check inside.
+            unsafe { self.lock.read_unlocked(|value| value.trace(tracer)) }
+        } else {
+            self.lock.try_read().map(|guard| guard.trace(tracer))
+        };
+        if traced.is_none() {
+            tracer.opaque();
         }
     }
 }

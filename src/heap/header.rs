@@ -128,9 +128,59 @@ impl Header {
         self.strong.store(1, Ordering::Release);
     }
 
-    /// Marks the object as decided garbage: `upgrade` fails from now on.
-    pub(crate) fn condemn(&self) {
-        self.strong.fetch_or(CONDEMNED, Ordering::AcqRel);
+    /// Marks the object as decided garbage (`upgrade` fails from now on) and adds the
+    /// collector's strong handle, in one step, without a read-modify-write.
+    ///
+    /// # Safety
+    /// The world is stopped and the object unreachable: no thread holds a handle to it that it
+    /// could clone or drop, and upgrades wait for the world. Threads see the new word once the
+    /// world runs again (`pause::resume` publishes it).
+    pub(crate) unsafe fn condemn_and_hold(&self) {
+        // Relaxed load and store: no other thread writes the word until the world runs again
+        // (contract), and the stop orders earlier writes before this load.
+        let old = self.strong.load(Ordering::Relaxed);
+        debug_assert_eq!(old & CONDEMNED, 0, "condemned twice");
+        if old & STRONG_MASK > MAX_STRONG {
+            std::process::abort();
+        }
+        self.strong.store(old + CONDEMNED + 1, Ordering::Relaxed);
+    }
+
+    /// Whether the caller's strong handle to this condemned object is the only one left: then
+    /// no other handle exists that could be cloned, and no upgrade can add one.
+    #[inline]
+    pub(crate) fn is_last_condemned_handle(&self) -> bool {
+        // Acquire: pairs with the Release decrements of the other handles, so their uses of
+        // the object happen before whatever the caller does next (free it).
+        self.strong.load(Ordering::Acquire) == CONDEMNED | 1
+    }
+
+    /// Marks the value of a condemned object torn down and returns the flags it had before.
+    ///
+    /// # Safety
+    /// The object is condemned, and the calling thread holds its only strong handles (no other
+    /// thread can make a new weak reference to it) and runs no user code meanwhile.
+    #[inline]
+    pub(crate) unsafe fn tear_down(&self) -> usize {
+        // Acquire: the last uses of weak references dropped on other threads happen before.
+        let word = self.weak.load(Ordering::Acquire);
+        let old = if word & WEAK_MASK == 1 {
+            // No weak reference besides the strong handles' own: no other thread can reach
+            // the word (a new weak reference needs a handle), so a plain store does.
+            self.weak.store(word | TORN_DOWN, Ordering::Relaxed);
+            word
+        } else {
+            // Weak handles elsewhere may be cloned or dropped right now.
+            self.weak.fetch_or(TORN_DOWN, Ordering::AcqRel)
+        };
+        old & !WEAK_MASK & ((1 << HEAP_SHIFT) - 1)
+    }
+
+    /// Whether the object is tracked and belongs to heap `heap_id`, from one load.
+    #[inline]
+    pub(crate) fn is_tracked_in(&self, heap_id: u32) -> bool {
+        let word = self.weak.load(Ordering::Relaxed);
+        word & TRACKED != 0 && (word >> HEAP_SHIFT) as u32 == heap_id
     }
 
     /// Takes back the collector's decision: the object was resurrected by a finalizer, and
@@ -225,15 +275,21 @@ mod tests {
         let h = Header::new(0, false, 1, 1);
         assert!(h.try_inc_strong());
         assert_eq!(h.strong_count(), 2);
-        h.condemn();
+        // SAFETY: no other thread knows the header.
+        unsafe { h.condemn_and_hold() };
         assert!(!h.try_inc_strong());
-        assert_eq!(h.strong_count(), 2);
+        assert_eq!(h.strong_count(), 3);
+        // A resurrection takes the decision back; the collector's count goes the usual way.
         h.uncondemn();
         assert!(h.try_inc_strong());
         assert!(!h.dec_strong());
-        assert_eq!(h.strong_count(), 2);
-        h.condemn();
         assert!(!h.dec_strong());
+        // SAFETY: as above.
+        unsafe { h.condemn_and_hold() };
+        assert!(!h.try_inc_strong());
+        assert!(!h.dec_strong());
+        assert!(!h.dec_strong());
+        assert!(h.is_last_condemned_handle());
         assert!(h.dec_strong());
         assert!(!h.try_inc_strong());
     }

@@ -19,6 +19,7 @@ use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::ptr::NonNull;
 
 use super::header::Header;
+use super::space::OFF_LIST;
 use super::trace::{Trace, Tracer};
 use crate::sync::AtomicU64;
 use crate::Gc;
@@ -113,7 +114,7 @@ fn tracked_layout<T>() -> (Layout, usize) {
 }
 
 /// Allocates an object box for `T` with `header` in place and the value uninitialised.
-/// Tracked boxes get their prefix with the vtable of `T` and an empty slot.
+/// Tracked boxes get their prefix with the vtable of `T` and a slot that names no list.
 pub(crate) fn allocate<T: 'static>(
     header: Header,
     vtable: Option<&'static VTable>,
@@ -137,7 +138,7 @@ pub(crate) fn allocate<T: 'static>(
         unsafe {
             gc_head_of(NonNull::new_unchecked(boxed.cast()))
                 .as_ptr()
-                .write(GcHead { vtable, slot: AtomicU64::new(0) })
+                .write(GcHead { vtable, slot: AtomicU64::new(OFF_LIST) })
         };
     }
     // SAFETY: non-null because the allocation succeeded.
@@ -221,6 +222,19 @@ mod tests {
         assert_eq!((o.leaf, o.tracked), (16, 32));
         let wide = overhead_of::<[u8; 100]>();
         assert_eq!(wide.tracked - wide.leaf, 16);
+    }
+
+    #[test]
+    fn a_new_tracked_box_names_no_list_until_it_is_listed() {
+        // A box that some thread can already reach (an upgrade right after `new_cyclic`
+        // publishes it) but that is not listed yet must never pass for a listed object.
+        let boxed = allocate::<u64>(Header::new(0, true, 1, 1), Some(vtable_of::<u64>()));
+        let header = boxed.cast::<Header>();
+        // SAFETY: a tracked box just allocated.
+        let slot = unsafe { gc_head_of(header).as_ref() }.slot.load(crate::sync::Ordering::Relaxed);
+        assert_eq!(super::super::space::decode(slot).0, super::super::space::UNLISTED);
+        // SAFETY: allocated above for u64, value never written, nothing else refers to it.
+        unsafe { free::<u64>(header) };
     }
 
     #[test]

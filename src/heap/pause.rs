@@ -57,9 +57,15 @@ global_atomic! {
 const STOP: usize = 1;
 const FULL_FENCES: usize = 2;
 
+/// Whether a collector is stopping the world.
+///
+/// Acquire: a thread that finds the world running again after a stop (the collector's Release
+/// in `resume`) sees everything the collector wrote while the world was stopped: slots,
+/// condemned strong words written without a read-modify-write. Free on x86, where every load
+/// acquires.
 #[inline]
 fn stopping() -> bool {
-    WORLD.load(Ordering::Relaxed) & STOP != 0
+    WORLD.load(Ordering::Acquire) & STOP != 0
 }
 global! {
     /// Operations of threads whose thread-local state is gone (thread exit) run under this
@@ -107,7 +113,8 @@ fn fenced_stopping() -> bool {
     #[cfg(not(weakling_loom))]
     {
         std::sync::atomic::compiler_fence(Ordering::SeqCst);
-        let world = WORLD.load(Ordering::Relaxed);
+        // Acquire, as in `stopping`.
+        let world = WORLD.load(Ordering::Acquire);
         if world & FULL_FENCES == 0 {
             // The collector's membarrier orders this load after our `busy` store.
             return world & STOP != 0;

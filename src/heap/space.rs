@@ -32,10 +32,11 @@ pub(crate) const LISTS: usize = 4;
 pub(crate) const NURSERY: usize = 0xFD;
 /// Slot list tag: died on another thread while on a nursery.
 pub(crate) const DEAD_IN_NURSERY: usize = 0xFC;
-/// Slot list tag: condemned by the collector, on no list any more.
+/// Slot list tag: on no list: condemned by the collector, or not listed yet.
 pub(crate) const UNLISTED: usize = 0xFE;
-/// Slot list tag: in the working set of the collection under way (middle field: shard).
-pub(crate) const WORKING: usize = 0xFF;
+/// The slot of a tracked box that is on no list (yet): it names no list, so the collector
+/// never takes it for an object of its working set.
+pub(crate) const OFF_LIST: u64 = (UNLISTED as u64) << 48;
 
 /// An object's header address, as the tracked lists store it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -369,6 +370,7 @@ mod tests {
 
     #[test]
     fn slots_round_trip() {
+        assert_eq!(decode(OFF_LIST), (UNLISTED, 0, 0));
         assert_eq!(decode(encode(3, 15, 123_456)), (3, 15, 123_456));
         assert_eq!(decode(encode(0, 0, u32::MAX as usize)), (0, 0, u32::MAX as usize));
     }

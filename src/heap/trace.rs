@@ -149,11 +149,29 @@ pub(crate) enum Edge {
 /// Receives the edges a [`Trace`] implementation reports.
 pub struct Tracer<'a> {
     visit: &'a mut dyn FnMut(Edge),
+    /// The world is stopped while this tracer runs (see `pause`): no `GcCell` can be locked
+    /// for writing except by the tracing thread itself, so cells may be read without locking.
+    world_stopped: bool,
 }
 
 impl<'a> Tracer<'a> {
     pub(crate) fn new(visit: &'a mut dyn FnMut(Edge)) -> Self {
-        Tracer { visit }
+        Tracer { visit, world_stopped: false }
+    }
+
+    /// A tracer for use while the world is stopped.
+    ///
+    /// # Safety
+    /// The world stays stopped (`pause::stop_the_world`) by the calling thread for as long as
+    /// the tracer is used.
+    pub(crate) unsafe fn with_world_stopped(visit: &'a mut dyn FnMut(Edge)) -> Self {
+        Tracer { visit, world_stopped: true }
+    }
+
+    /// Whether the world is stopped while this tracer runs.
+    #[inline]
+    pub(crate) fn world_stopped(&self) -> bool {
+        self.world_stopped
     }
 
     /// Reports a strong handle the traced value owns.
