@@ -56,6 +56,7 @@
 //! ## Module map
 //!
 //! * `heap` — the unsafe core: object layout, handles, callbacks, tracing, cells, the pause.
+//! * `collections` — the weak collections: [`WeakValueMap`], [`WeakKeyMap`], [`WeakSet`].
 //! * `collect` — the cycle collector; [`gc`] is Python's `gc` module for the default heap.
 //! * `sync` — the atomics and locks (swapped for loom's under `--cfg weakling_loom`).
 //! * `contain` — containment and reporting of panics in user code.
@@ -68,6 +69,7 @@
 extern crate self as weakling;
 
 mod collect;
+pub mod collections;
 mod contain;
 pub mod gc;
 mod heap;
@@ -78,6 +80,7 @@ mod sync;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+pub use collections::{WeakIdSet, WeakKeyIdMap, WeakKeyMap, WeakSet, WeakValueMap};
 pub use collect::{CallbackId, Collection, GenerationStats, Phase, GENERATIONS};
 pub use heap::{
     overhead_of, AnyGc, Ephemeron, Gc, GcCell, GcCellMut, GcCellRef, Heap, HeapCounts, Overhead,

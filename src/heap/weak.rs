@@ -170,6 +170,28 @@ impl<T> Weak<T> {
         }
     }
 
+    /// The address of the observed value, as [`Gc::as_ptr`] gives it (Python's `id(obj)`),
+    /// also after the object died (the address then identifies it but must not be read);
+    /// a dangling, well-aligned pointer for [`Weak::new`].
+    ///
+    /// ```
+    /// use weakling::Gc;
+    ///
+    /// let g = Gc::new(5);
+    /// let w = Gc::downgrade(&g);
+    /// assert_eq!(w.as_ptr(), Gc::as_ptr(&g));
+    /// ```
+    #[inline]
+    #[must_use]
+    pub fn as_ptr(&self) -> *const T {
+        match self.target() {
+            None => NonNull::<T>::dangling().as_ptr(),
+            // SAFETY: this handle keeps the box allocated; the place is only projected, not
+            // read.
+            Some(h) => unsafe { &raw const (*h.cast::<GcBox<T>>().as_ptr()).value },
+        }
+    }
+
     /// Whether both handles observe the same object (or both were made by [`Weak::new`]).
     #[inline]
     #[must_use]
