@@ -186,16 +186,21 @@ where
             return value;
         }
         let made = make();
-        let owner = self.keys.stored_key(key).unwrap_or_else(|| key.clone());
-        let payload = Arc::new(Ephemeron::new(&owner, made.clone()));
-        let (stored, leftover) = self.keys.insert(&owner, payload, Present::Keep);
-        drop(leftover);
-        if stored {
-            made
-        } else {
-            // Someone else's value won the race (or the key was there after all).
-            self.get(key).unwrap_or_else(|| self.get_or_insert_with(key, || made))
+        // Retried only when another thread's equal key or value wins a race; bounded for a key
+        // that can take no value (one the collector has already condemned).
+        for _ in 0..4 {
+            let owner = self.keys.stored_key(key).unwrap_or_else(|| key.clone());
+            let payload = Arc::new(Ephemeron::new(&owner, made.clone()));
+            let (stored, leftover) = self.keys.insert(&owner, payload, Present::Keep);
+            drop(leftover);
+            if stored {
+                return made;
+            }
+            if let Some(value) = self.get(key) {
+                return value;
+            }
         }
+        made
     }
 
     /// The number of entries: live keys, except that a key whose death is in progress on
