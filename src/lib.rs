@@ -80,8 +80,8 @@ mod sync;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub use collections::{WeakIdSet, WeakKeyIdMap, WeakKeyMap, WeakSet, WeakValueMap};
 pub use collect::{CallbackId, Collection, GenerationStats, Phase, GENERATIONS};
+pub use collections::{WeakIdSet, WeakKeyIdMap, WeakKeyMap, WeakSet, WeakValueMap};
 pub use heap::{
     overhead_of, AnyGc, Ephemeron, Gc, GcCell, GcCellMut, GcCellRef, Heap, HeapCounts, Overhead,
     Referents, Trace, Tracer, Weak,

@@ -111,10 +111,8 @@ fn a_value_that_refers_to_its_key_does_not_keep_it_alive() {
     let heap = common::quiet_heap();
     let drops = DropCounter::default();
     let map: WeakKeyMap<Key, Back> = WeakKeyMap::new();
-    let k = Gc::new_in(
-        Key { name: "k", _token: Some(drops.token()), other: GcCell::new(None) },
-        &heap,
-    );
+    let k =
+        Gc::new_in(Key { name: "k", _token: Some(drops.token()), other: GcCell::new(None) }, &heap);
     let w = Gc::downgrade(&k);
     // d[k] = [k]
     map.insert(&k, Gc::new_in(Back { key: vec![k.clone()], _token: Some(drops.token()) }, &heap));
@@ -135,19 +133,15 @@ fn a_value_that_reaches_its_key_through_other_objects_is_freed_too() {
     let heap = common::quiet_heap();
     let drops = DropCounter::default();
     let map: WeakKeyIdMap<Key, Back> = WeakKeyIdMap::new();
-    let k = Gc::new_in(
-        Key { name: "k", _token: Some(drops.token()), other: GcCell::new(None) },
-        &heap,
-    );
+    let k =
+        Gc::new_in(Key { name: "k", _token: Some(drops.token()), other: GcCell::new(None) }, &heap);
     let middle = Gc::new_in(
         Key { name: "m", _token: Some(drops.token()), other: GcCell::new(Some(k.clone())) },
         &heap,
     );
     map.insert(&k, Gc::new_in(Back { key: vec![middle], _token: Some(drops.token()) }, &heap));
-    let survivor = Gc::new_in(
-        Key { name: "s", _token: Some(drops.token()), other: GcCell::new(None) },
-        &heap,
-    );
+    let survivor =
+        Gc::new_in(Key { name: "s", _token: Some(drops.token()), other: GcCell::new(None) }, &heap);
     map.insert(&survivor, Gc::new_in(Back { key: vec![], _token: Some(drops.token()) }, &heap));
     drop(k);
     heap.collect();

@@ -284,7 +284,10 @@ where
 {
     /// A new set of the members of either set (Python's `s | t`).
     #[must_use]
-    pub fn union<S2: BuildHasher + Send + Sync + 'static>(&self, other: &WeakSet<T, S2, By>) -> Self {
+    pub fn union<S2: BuildHasher + Send + Sync + 'static>(
+        &self,
+        other: &WeakSet<T, S2, By>,
+    ) -> Self {
         let out = self.clone();
         out.union_with(other);
         out

@@ -55,11 +55,7 @@ impl<E: Hashed> Table<E> {
     }
 
     fn shard(&self, hash: u64) -> &RwLock<HashTable<E>> {
-        let index = if self.shards.len() == 1 {
-            0
-        } else {
-            ((hash as usize) << 7) >> self.shift
-        };
+        let index = if self.shards.len() == 1 { 0 } else { ((hash as usize) << 7) >> self.shift };
         &self.shards[index]
     }
 
@@ -179,7 +175,11 @@ impl<E: Hashed> Table<E> {
     }
 
     /// Whatever `extract` gives for the entries of shard `index`, read at one moment.
-    pub(crate) fn read_shard<T>(&self, index: usize, extract: impl FnMut(&E) -> Option<T>) -> Vec<T> {
+    pub(crate) fn read_shard<T>(
+        &self,
+        index: usize,
+        extract: impl FnMut(&E) -> Option<T>,
+    ) -> Vec<T> {
         let shard = self.shards[index].read();
         shard.iter().filter_map(extract).collect()
     }

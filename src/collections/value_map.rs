@@ -372,9 +372,10 @@ where
             });
             for (hash, key, value) in items {
                 if !keep(&key, &value) {
-                    let removed = self.inner.table.remove(hash, |e| {
-                        e.value.as_ptr() == Gc::as_ptr(&value) && e.key == key
-                    });
+                    let removed = self
+                        .inner
+                        .table
+                        .remove(hash, |e| e.value.as_ptr() == Gc::as_ptr(&value) && e.key == key);
                     drop(removed);
                 }
             }
@@ -559,4 +560,3 @@ impl<K, V> fmt::Debug for Values<'_, K, V> {
         f.write_str("Values { .. }")
     }
 }
-

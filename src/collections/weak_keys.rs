@@ -86,8 +86,7 @@ where
     pub(crate) fn find<R>(&self, key: &Gc<K>, f: impl FnOnce(&KeyEntry<K, P>) -> R) -> Option<R> {
         let hash = self.hash(key);
         let mut upgraded = Vec::new();
-        let found =
-            self.inner.table.find_map(hash, |e| By::matches(&e.key, key, &mut upgraded), f);
+        let found = self.inner.table.find_map(hash, |e| By::matches(&e.key, key, &mut upgraded), f);
         drop(upgraded);
         found
     }
