@@ -312,3 +312,53 @@ fn a_cell_locked_during_the_scan_by_another_thread_or_the_collector_itself() {
         assert_eq!(held.value.read(), 7);
     });
 }
+
+/// A value's death callback races an insert of the same key on another thread: whichever
+/// order the model picks, the new entry stays, and the dead value's callback removes only
+/// its own entry (never the new one, never twice).
+#[test]
+fn a_value_map_death_callback_racing_an_insert_of_the_same_key() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let heap = Heap::new();
+        let map = Arc::new(weakling::WeakValueMap::<u32, Value>::new());
+        let old = Gc::new_in(Value::new(&drops), &heap);
+        map.insert(1, &old);
+        let new = Gc::new_in(Value::new(&drops), &heap);
+        let (m, n) = (map.clone(), new.clone());
+        let inserter = thread::spawn(move || {
+            // The old value, if still alive when replaced, is handed back alive.
+            if let Some(replaced) = m.insert(1, &n) {
+                assert_eq!(replaced.read(), 7);
+            }
+        });
+        drop(old); // its callback runs here, racing the insert
+        inserter.join().unwrap();
+        assert!(Gc::ptr_eq(&map.get(&1).expect("the new entry stays"), &new));
+        assert_eq!(map.len(), 1);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        drop(new);
+        assert_eq!(map.len(), 0);
+    });
+}
+
+/// A member's death races the insert of an equal object: the set keeps the first of two
+/// equal members, so the new one is in the set exactly when its insert said so, and the old
+/// member's callback never removes it.
+#[test]
+fn a_weak_set_member_dying_while_an_equal_one_is_inserted() {
+    model(|| {
+        let set = Arc::new(weakling::WeakSet::<u32>::new());
+        let old = Gc::new(1u32);
+        set.insert(&old);
+        let new = Gc::new(1u32);
+        let (s, n) = (set.clone(), new.clone());
+        let inserter = thread::spawn(move || s.insert(&n));
+        drop(old);
+        let inserted = inserter.join().unwrap();
+        assert_eq!(set.contains(&new), inserted);
+        assert_eq!(set.len(), usize::from(inserted));
+        drop(new);
+        assert_eq!(set.len(), 0);
+    });
+}
