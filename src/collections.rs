@@ -4,7 +4,7 @@
 //! All three share one table engine (`table.rs`): a sharded hash table whose entries carry
 //! their hash, so that user `Hash` runs before any lock and death callbacks find their entry
 //! by identity without running user code. Each entry holds its referent through a weak handle
-//! with a death callback ([`Gc::downgrade_with`](crate::Gc::downgrade_with)); the callback
+//! with a death notification ([`Gc::downgrade_notify`](crate::Gc::downgrade_notify)); it
 //! removes the entry at the referent's death and holds the collection only weakly.
 //!
 //! | file | concept |

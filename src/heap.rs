@@ -64,6 +64,7 @@ pub(crate) mod raw {
 }
 
 pub use any::AnyGc;
+pub use callbacks::DeathListener;
 pub use cell::{GcCell, GcCellMut, GcCellRef};
 pub use ephemeron::Ephemeron;
 pub use gc::Gc;

@@ -83,6 +83,6 @@ struct ReadmeDoctests;
 pub use collect::{CallbackId, Collection, GenerationStats, Phase, GENERATIONS};
 pub use collections::{WeakIdSet, WeakKeyIdMap, WeakKeyMap, WeakSet, WeakValueMap};
 pub use heap::{
-    overhead_of, AnyGc, Ephemeron, Gc, GcCell, GcCellMut, GcCellRef, Heap, HeapCounts, Overhead,
-    Referents, Trace, Tracer, Weak,
+    overhead_of, AnyGc, DeathListener, Ephemeron, Gc, GcCell, GcCellMut, GcCellRef, Heap,
+    HeapCounts, Overhead, Referents, Trace, Tracer, Weak,
 };

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::snapshot::Snapshots;
 use super::table::{Hashed, Table};
-use crate::{Gc, Weak};
+use crate::{DeathListener, Gc, Weak};
 
 /// A concurrent map from keys to objects that it holds **weakly**: Python's
 /// `weakref.WeakValueDictionary`, for threads.
@@ -83,6 +83,21 @@ struct Entry<K, V> {
     value: Weak<V>,
 }
 
+/// The removal at a value's death. Only the entry that still holds this very value goes: a
+/// key whose value was replaced keeps its new entry. Found by the stored hash and the value's
+/// identity, so no user code runs under the lock; the entry is dropped after it.
+impl<K, V, S> DeathListener for Inner<K, V, S>
+where
+    K: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    S: Send + Sync + 'static,
+{
+    fn object_died(&self, hash: u64, object: *const ()) {
+        let removed = self.table.remove(hash, |e| e.value.as_ptr().cast::<()>() == object);
+        drop(removed);
+    }
+}
+
 impl<K, V> Hashed for Entry<K, V> {
     #[inline]
     fn hash(&self) -> u64 {
@@ -137,18 +152,10 @@ where
     }
 
     /// A weak handle to `value` whose death removes the entry `(hash, value)`, if the map
-    /// still exists then.
+    /// still exists then (the registration holds the map weakly).
     #[inline]
     fn watch(&self, hash: u64, value: &Gc<V>) -> Weak<V> {
-        let map = Arc::downgrade(&self.inner);
-        Gc::downgrade_with(value, move |dead| {
-            // A map that is gone has nothing to clean up, and is not revived by this.
-            let Some(map) = map.upgrade() else { return };
-            // Only the entry that still holds this very value: a key whose value was
-            // replaced keeps its new entry.
-            let removed = map.table.remove(hash, |e| e.value.ptr_eq(dead));
-            drop(removed);
-        })
+        Gc::downgrade_notify(value, &self.inner, hash)
     }
 
     /// Stores `value` under `key` (Python's `d[key] = value`) and returns the value that was

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::keying::Keying;
 use super::snapshot::Snapshots;
 use super::table::{Hashed, Table};
-use crate::{Gc, Weak};
+use crate::{DeathListener, Gc, Weak};
 
 /// One weakly held key and its payload.
 pub(crate) struct KeyEntry<K, P> {
@@ -33,6 +33,20 @@ impl<K, P> Hashed for KeyEntry<K, P> {
 struct Inner<K, P, S> {
     table: Table<KeyEntry<K, P>>,
     hasher: S,
+}
+
+/// The removal at a key's death: the entry holding that very key object, found by the stored
+/// hash and the identity, with no user code under the lock; dropped after it.
+impl<K, P, S> DeathListener for Inner<K, P, S>
+where
+    K: Send + Sync + 'static,
+    P: Send + Sync + 'static,
+    S: Send + Sync + 'static,
+{
+    fn object_died(&self, hash: u64, object: *const ()) {
+        let removed = self.table.remove(hash, |e| e.key.as_ptr().cast::<()>() == object);
+        drop(removed);
+    }
 }
 
 /// A table of weakly held keys with payloads `P`, compared `By`.
@@ -74,12 +88,7 @@ where
 
     /// A weak handle to `key` whose death removes its entry, if the table still exists.
     fn watch(&self, hash: u64, key: &Gc<K>) -> Weak<K> {
-        let table = Arc::downgrade(&self.inner);
-        Gc::downgrade_with(key, move |dead| {
-            let Some(table) = table.upgrade() else { return };
-            let removed = table.table.remove(hash, |e| e.key.ptr_eq(dead));
-            drop(removed);
-        })
+        Gc::downgrade_notify(key, &self.inner, hash)
     }
 
     /// Runs `f` on the entry of `key` under the shard's read lock.
