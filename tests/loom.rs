@@ -362,3 +362,55 @@ fn a_weak_set_member_dying_while_an_equal_one_is_inserted() {
         assert_eq!(set.len(), 0);
     });
 }
+
+/// Counts death notifications.
+#[derive(Default)]
+struct Notified(AtomicUsize);
+
+impl weakling::DeathListener for Notified {
+    fn object_died(&self, _: u64, _: *const ()) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A listener registration made on one thread while the object's last handle drops on
+/// another: the handle kept past the death sees exactly one notification.
+#[test]
+fn listener_registration_racing_death() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let listener = Arc::new(Notified::default());
+        let g1 = Gc::new(Value::new(&drops));
+        let g2 = g1.clone();
+        let l = listener.clone();
+        let registrant = thread::spawn(move || {
+            let w = Gc::downgrade_notify(&g2, &l, 1);
+            drop(g2);
+            w
+        });
+        drop(g1);
+        let w = registrant.join().unwrap();
+        assert!(w.upgrade().is_none());
+        assert_eq!(listener.0.load(Ordering::SeqCst), 1);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// Cancelling a listener registration (dropping its last handle) races the object's death:
+/// at most one notification, the value dropped once, nothing left on the heap.
+#[test]
+fn listener_cancellation_racing_death() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let listener = Arc::new(Notified::default());
+        let heap = Heap::new();
+        let g = Gc::new_in(Value::new(&drops), &heap);
+        let w = Gc::downgrade_notify(&g, &listener, 1);
+        let canceller = thread::spawn(move || drop(w));
+        drop(g);
+        canceller.join().unwrap();
+        assert!(listener.0.load(Ordering::SeqCst) <= 1);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        assert_eq!(heap.counts().live, 0);
+    });
+}
