@@ -321,7 +321,7 @@ fn mixed_run(
                         x ^= x >> 7;
                         x ^= x << 17;
                         let k = x % keys;
-                        if x % 10 == 0 {
+                        if x.is_multiple_of(10) {
                             drop(black_box(map.insert(k, &values[k as usize])));
                         } else {
                             drop(black_box(map.get(&k)));

@@ -9,7 +9,10 @@
 //! `weakling` gives Rust the same model:
 //!
 //! * [`Gc<T>`] — a strong handle; the value drops as soon as the last one goes.
-//! * [`Weak<T>`] — a weak handle; [`Gc::downgrade_with`] attaches a death callback.
+//! * [`Weak<T>`] — a weak handle; [`Gc::downgrade_with`] attaches a death callback,
+//!   [`Gc::downgrade_notify`] a [`DeathListener`] (one listener for many objects).
+//! * [`WeakValueMap`], [`WeakKeyMap`], [`WeakSet`] — Python's weak collections, concurrent,
+//!   with entries removed at their referent's death.
 //! * [`Heap`] — the object space, with counters; isolated heaps for isolated work.
 //! * [`Trace`] and `#[derive(Trace)]` — how objects tell the collector which handles they
 //!   own; [`GcCell`] for edges that change after construction.
@@ -47,6 +50,9 @@
 //! | `__del__` | `impl Drop` |
 //! | `self.attr = other` after `__init__` | a [`GcCell`] field |
 //! | `gc.collect()` | [`gc::collect()`] or [`Heap::collect`] |
+//! | `weakref.WeakValueDictionary()` | [`WeakValueMap::new()`](WeakValueMap::new) |
+//! | `weakref.WeakKeyDictionary()` | [`WeakKeyMap`] (by value) or [`WeakKeyIdMap`] (by identity) |
+//! | `weakref.WeakSet()` | [`WeakSet`] (by value) or [`WeakIdSet`] (by identity) |
 //!
 //! ## Thread safety
 //!

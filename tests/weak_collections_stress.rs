@@ -45,7 +45,7 @@ fn on_threads(body: impl Fn(usize, &mut Rng) + Send + Sync + 'static) {
             let body = body.clone();
             let start = start.clone();
             thread::spawn(move || {
-                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (t as u64 + 1) * 0x1234_5678);
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((t as u64 + 1) * 0x1234_5678));
                 start.wait();
                 body(t, &mut rng);
             })
@@ -58,7 +58,7 @@ fn on_threads(body: impl Fn(usize, &mut Rng) + Send + Sync + 'static) {
 
 #[test]
 fn value_map_under_concurrent_inserts_removals_iteration_and_deaths() {
-    let rounds = common::scaled(100_000);
+    let rounds = common::scaled(50_000);
     let map: Arc<WeakValueMap<u32, Val>> = Arc::new(WeakValueMap::new());
     let m = map.clone();
     on_threads(move |_, rng| {
@@ -119,7 +119,7 @@ fn value_map_under_concurrent_inserts_removals_iteration_and_deaths() {
 
 #[test]
 fn key_map_and_sets_under_concurrent_use_and_deaths() {
-    let rounds = common::scaled(40_000);
+    let rounds = common::scaled(20_000);
     let map: Arc<WeakKeyMap<u32, Val>> = Arc::new(WeakKeyMap::new());
     let set: Arc<WeakSet<u32>> = Arc::new(WeakSet::new());
     let ids: Arc<WeakIdSet<u32>> = Arc::new(WeakIdSet::new());

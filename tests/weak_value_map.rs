@@ -95,8 +95,11 @@ fn the_map_is_not_kept_alive_by_its_callbacks() {
 
 /// A value whose `Drop` uses the map that holds it: it runs after the callback removed the
 /// entry, with no lock held.
+/// Where a value finds the map that holds it.
+type MapSlot = Arc<Mutex<Option<Arc<WeakValueMap<u32, Reentrant>>>>>;
+
 struct Reentrant {
-    map: Arc<Mutex<Option<Arc<WeakValueMap<u32, Reentrant>>>>>,
+    map: MapSlot,
     log: Arc<Mutex<Vec<usize>>>,
 }
 

@@ -12,6 +12,8 @@ use super::weak_keys::{KeyEntry, Present, WeakKeys};
 use crate::{Ephemeron, Gc, Weak};
 
 type Payload<K, V> = Arc<Ephemeron<K, V>>;
+/// A live key and its payload, as read under a shard lock.
+type Item<K, V> = (Gc<K>, Payload<K, V>);
 
 /// A concurrent map from weakly held key objects to values that live *through* their keys:
 /// Python's `weakref.WeakKeyDictionary`, for threads, and without its leak.
@@ -297,7 +299,7 @@ where
 }
 
 /// A live key and its payload, read under a shard lock (upgrades and clones only).
-fn extract<K, V>(e: &KeyEntry<K, Payload<K, V>>) -> Option<(Gc<K>, Payload<K, V>)> {
+fn extract<K, V>(e: &KeyEntry<K, Payload<K, V>>) -> Option<Item<K, V>> {
     e.key.upgrade().map(|key| (key, e.payload.clone()))
 }
 
@@ -399,7 +401,7 @@ where
 }
 
 /// The live entries of a [`WeakKeyMap`], from [`WeakKeyMap::iter`].
-pub struct Iter<'a, K, V>(Snapshots<'a, KeyEntry<K, Payload<K, V>>, (Gc<K>, Payload<K, V>)>);
+pub struct Iter<'a, K, V>(Snapshots<'a, KeyEntry<K, Payload<K, V>>, Item<K, V>>);
 
 impl<K: Send + 'static, V: Send + Sync + 'static> Iterator for Iter<'_, K, V> {
     type Item = (Gc<K>, Gc<V>);
