@@ -215,6 +215,30 @@ fn insert_then_die(c: &mut Criterion) {
         assert!(map.is_empty());
     });
 
+    // The design the map had before `DeathListener`: a closure per entry
+    // (`Gc::downgrade_with`) that removes its entry from a concurrent map.
+    let by_closure: Arc<DashMap<u64, weakling::Weak<u64>, Hasher>> =
+        Arc::new(DashMap::with_hasher(Hasher::new()));
+    group.bench_function("dashmap_downgrade_with_closure", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            for _ in 0..BATCH {
+                i += 1;
+                let v = Gc::new(i);
+                let k = key(i);
+                let map = Arc::downgrade(&by_closure);
+                let w = Gc::downgrade_with(&v, move |dead| {
+                    if let Some(map) = map.upgrade() {
+                        drop(map.remove_if(&k, |_, w| w.ptr_eq(dead)));
+                    }
+                });
+                drop(by_closure.insert(k, w));
+                drop(v);
+            }
+        });
+        assert!(by_closure.is_empty());
+    });
+
     // The same bookkeeping done by hand with strong handles: allocate, insert, remove.
     let dash: DashMap<u64, Arc<u64>, Hasher> = DashMap::with_hasher(Hasher::new());
     group.bench_function("dashmap_arc_insert_remove", |b| {
