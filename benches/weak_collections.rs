@@ -322,15 +322,16 @@ fn iterate(c: &mut Criterion) {
     group.finish();
 }
 
-/// `threads` threads each run `ops` operations, 90 % `get` and 10 % `insert`, over
-/// `keys` keys; the time is the slowest thread's.
+/// `threads` threads each run `ops` operations, 90 % `get` and 10 % `insert`, over the
+/// `values.len() / 2` keys; an insert stores one of the key's two values (so it usually
+/// replaces the other). The time is the slowest thread's.
 fn mixed_run(
     map: &WeakValueMap<u64, u64>,
     values: &[Gc<u64>],
     threads: usize,
     ops: u64,
 ) -> Duration {
-    let keys = values.len() as u64;
+    let keys = values.len() as u64 / 2;
     let barrier = Barrier::new(threads);
     thread::scope(|s| {
         let workers: Vec<_> = (0..threads as u64)
@@ -346,9 +347,49 @@ fn mixed_run(
                         x ^= x << 17;
                         let k = x % keys;
                         if x.is_multiple_of(10) {
-                            drop(black_box(map.insert(k, &values[k as usize])));
+                            drop(black_box(
+                                map.insert(k, &values[(k + keys * (x >> 40 & 1)) as usize]),
+                            ));
                         } else {
                             drop(black_box(map.get(&k)));
+                        }
+                    }
+                    start.elapsed()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).max().unwrap_or_default()
+    })
+}
+
+/// The same mix on a `DashMap<u64, Arc<u64>>`, for comparison.
+fn mixed_run_dashmap(
+    map: &DashMap<u64, Arc<u64>, Hasher>,
+    values: &[Arc<u64>],
+    threads: usize,
+    ops: u64,
+) -> Duration {
+    let keys = values.len() as u64 / 2;
+    let barrier = Barrier::new(threads);
+    thread::scope(|s| {
+        let workers: Vec<_> = (0..threads as u64)
+            .map(|t| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ (t + 1);
+                    barrier.wait();
+                    let start = Instant::now();
+                    for _ in 0..ops {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        let k = x % keys;
+                        if x.is_multiple_of(10) {
+                            drop(black_box(
+                                map.insert(k, values[(k + keys * (x >> 40 & 1)) as usize].clone()),
+                            ));
+                        } else {
+                            drop(black_box(map.get(&k).map(|r| r.value().clone())));
                         }
                     }
                     start.elapsed()
@@ -363,10 +404,15 @@ fn mixed_run(
 fn threads_get_insert(c: &mut Criterion) {
     const MIXED_KEYS: u64 = 100_000;
     let mut group = c.benchmark_group("threads_get_insert");
-    let values: Vec<Gc<u64>> = (0..MIXED_KEYS).map(Gc::new).collect();
+    let values: Vec<Gc<u64>> = (0..2 * MIXED_KEYS).map(Gc::new).collect();
     let map: WeakValueMap<u64, u64> = WeakValueMap::new();
-    for (k, v) in values.iter().enumerate() {
+    for (k, v) in values.iter().take(MIXED_KEYS as usize).enumerate() {
         map.insert(k as u64, v);
+    }
+    let arcs: Vec<Arc<u64>> = (0..2 * MIXED_KEYS).map(Arc::new).collect();
+    let dash: DashMap<u64, Arc<u64>, Hasher> = DashMap::with_hasher(Hasher::new());
+    for (k, v) in arcs.iter().take(MIXED_KEYS as usize).enumerate() {
+        dash.insert(k as u64, v.clone());
     }
     for threads in [1usize, 2] {
         // Throughput counts the operations of all threads: elements per second is the
@@ -374,6 +420,9 @@ fn threads_get_insert(c: &mut Criterion) {
         configure(&mut group, BATCH * threads as u64);
         group.bench_function(format!("weakling_value_map/{threads}t"), |b| {
             b.iter_custom(|iters| mixed_run(&map, &values, threads, iters * BATCH))
+        });
+        group.bench_function(format!("dashmap_arc/{threads}t"), |b| {
+            b.iter_custom(|iters| mixed_run_dashmap(&dash, &arcs, threads, iters * BATCH))
         });
     }
     group.finish();

@@ -90,5 +90,5 @@ pub use collect::{CallbackId, Collection, GenerationStats, Phase, GENERATIONS};
 pub use collections::{WeakIdSet, WeakKeyIdMap, WeakKeyMap, WeakSet, WeakValueMap};
 pub use heap::{
     overhead_of, AnyGc, DeathListener, Ephemeron, Gc, GcCell, GcCellMut, GcCellRef, Heap,
-    HeapCounts, Overhead, Referents, Trace, Tracer, Weak,
+    HeapCounts, Overhead, Referents, Trace, Tracer, Watch, Weak,
 };

@@ -1,4 +1,4 @@
-//! `Gc::downgrade_notify` and `DeathListener`: death notification without a closure.
+//! `Gc::downgrade_notify`, `DeathListener` and `Watch`: death notification without a closure.
 
 mod common;
 
@@ -32,9 +32,10 @@ fn the_listener_is_told_once_with_token_and_identity() {
     let address = Gc::as_ptr(&g) as usize;
     *rec.probe.lock().unwrap() = Some(Gc::downgrade(&g));
     let w = Gc::downgrade_notify(&g, &rec, 42);
-    assert!(w.has_callback());
+    assert!(w.to_weak().upgrade().is_some() && !w.to_weak().has_callback());
     assert!(Gc::ptr_eq(&w.upgrade().unwrap(), &g));
     let w2 = w.clone();
+    assert!(w2 == w);
     assert_eq!(Gc::weak_count(&g), 2, "the probe's handle and the registration's");
     drop(g);
     assert_eq!(*rec.seen.lock().unwrap(), [(42, address)]);

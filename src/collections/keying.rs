@@ -2,7 +2,7 @@
 
 use std::hash::{BuildHasher, Hash};
 
-use crate::{Gc, Weak};
+use crate::{Gc, Watch};
 
 /// Keys compared by value: the key type's `Hash` and `Eq`, as in Python's
 /// `WeakKeyDictionary` and `WeakSet`. Two distinct objects with equal values are one key;
@@ -26,7 +26,7 @@ pub(crate) mod sealed {
 
         /// Whether the stored key is `probe`'s key. Runs under a shard lock: a strong handle
         /// it needs is pushed to `upgraded`, for the caller to drop after the lock.
-        fn matches(stored: &Weak<K>, probe: &Gc<K>, upgraded: &mut Vec<Gc<K>>) -> bool;
+        fn matches(stored: &Watch<K>, probe: &Gc<K>, upgraded: &mut Vec<Gc<K>>) -> bool;
     }
 }
 
@@ -40,7 +40,7 @@ impl<K: Hash + Eq> sealed::KeyingImpl<K> for ByValue {
     }
 
     #[inline]
-    fn matches(stored: &Weak<K>, probe: &Gc<K>, upgraded: &mut Vec<Gc<K>>) -> bool {
+    fn matches(stored: &Watch<K>, probe: &Gc<K>, upgraded: &mut Vec<Gc<K>>) -> bool {
         if stored.as_ptr() == Gc::as_ptr(probe) {
             return true;
         }
@@ -62,7 +62,7 @@ impl<K> sealed::KeyingImpl<K> for ByIdentity {
     }
 
     #[inline]
-    fn matches(stored: &Weak<K>, probe: &Gc<K>, _: &mut Vec<Gc<K>>) -> bool {
+    fn matches(stored: &Watch<K>, probe: &Gc<K>, _: &mut Vec<Gc<K>>) -> bool {
         // An address is unique among allocated objects, and a stored weak handle keeps its
         // object's memory allocated: no other object can be at that address.
         stored.as_ptr() == Gc::as_ptr(probe)

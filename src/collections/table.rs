@@ -21,7 +21,8 @@
 //! returned and dropped after the lock is released. Nothing here runs user code besides the
 //! closures it is given.
 
-use hashbrown::hash_table::{Entry, HashTable};
+pub(crate) use hashbrown::hash_table::Entry;
+use hashbrown::hash_table::HashTable;
 
 use crate::sync::{CachePadded, RwLock};
 
@@ -76,25 +77,20 @@ impl<E: Hashed> Table<E> {
         shard.find(hash, eq).map(f)
     }
 
-    /// Inserts `entry` where `eq(present, &entry)` finds no entry; otherwise `replace` turns
-    /// the present entry and the new one into what stays in the table and what goes back to
-    /// the caller (to drop after the lock).
+    /// Looks `probe` up under the write lock (`eq(entry, &probe)`) and hands the slot and the
+    /// probe to `f`, which may fill or change it. `f` runs under the lock: it must not drop
+    /// handles (return what is to be dropped).
     #[inline]
-    pub(crate) fn insert(
+    pub(crate) fn entry<Q, R>(
         &self,
-        entry: E,
-        mut eq: impl FnMut(&E, &E) -> bool,
-        replace: impl FnOnce(&mut E, E) -> E,
-    ) -> Option<E> {
-        let hash = entry.hash();
+        hash: u64,
+        probe: Q,
+        mut eq: impl FnMut(&E, &Q) -> bool,
+        f: impl FnOnce(Entry<'_, E>, Q) -> R,
+    ) -> R {
         let mut shard = self.shard(hash).write();
-        match shard.entry(hash, |present| eq(present, &entry), rehash) {
-            Entry::Occupied(mut present) => Some(replace(present.get_mut(), entry)),
-            Entry::Vacant(vacant) => {
-                vacant.insert(entry);
-                None
-            }
-        }
+        let slot = shard.entry(hash, |present| eq(present, &probe), rehash);
+        f(slot, probe)
     }
 
     /// Looks `new`'s key up under the write lock; `decide` sees the present entry and says

@@ -8,8 +8,8 @@ use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
 use super::snapshot::Snapshots;
-use super::table::{Hashed, Table};
-use crate::{DeathListener, Gc, Weak};
+use super::table::{Entry as TableEntry, Hashed, Table};
+use crate::{DeathListener, Gc, Watch, Weak};
 
 /// A concurrent map from keys to objects that it holds **weakly**: Python's
 /// `weakref.WeakValueDictionary`, for threads.
@@ -80,7 +80,7 @@ struct Inner<K, V, S> {
 struct Entry<K, V> {
     hash: u64,
     key: K,
-    value: Weak<V>,
+    value: Watch<V>,
 }
 
 /// The removal at a value's death. Only the entry that still holds this very value goes: a
@@ -154,7 +154,7 @@ where
     /// A weak handle to `value` whose death removes the entry `(hash, value)`, if the map
     /// still exists then (the registration holds the map weakly).
     #[inline]
-    fn watch(&self, hash: u64, value: &Gc<V>) -> Weak<V> {
+    fn watch(&self, hash: u64, value: &Gc<V>) -> Watch<V> {
         Gc::downgrade_notify(value, &self.inner, hash)
     }
 
@@ -163,23 +163,41 @@ where
     /// someone else holds the value.
     ///
     /// An equal key already present is kept (the new `key` is dropped) and only the value is
-    /// replaced; the replaced value's later death does not touch the new entry.
+    /// replaced; the replaced value's later death does not touch the new entry. Inserting the
+    /// value a key already holds changes nothing.
     ///
-    /// Locking: one shard's write lock, around the key's `Eq`; the replaced entry is dropped
-    /// after the lock is released.
+    /// Locking: one shard's write lock, around the key's `Eq` and the registration of the
+    /// death notification; the replaced handle is dropped after the lock is released.
     pub fn insert(&self, key: K, value: &Gc<V>) -> Option<Gc<V>> {
         let hash = self.hash(&key);
-        let entry = Entry { hash, value: self.watch(hash, value), key };
-        let replaced = self.inner.table.insert(
-            entry,
-            |present, new| present.key == new.key,
-            |present, mut new| {
-                std::mem::swap(&mut present.value, &mut new.value);
-                new
+        let (same, replaced) = self.inner.table.entry(
+            hash,
+            key,
+            |present, key| present.key == *key,
+            |slot, key| match slot {
+                // The very value is already there: nothing to register or replace.
+                TableEntry::Occupied(present)
+                    if present.get().value.as_ptr() == Gc::as_ptr(value) =>
+                {
+                    (true, None)
+                }
+                // Registering under the shard lock is safe: the registry's lock is never held
+                // while a listener (which takes shard locks) runs.
+                TableEntry::Occupied(mut present) => {
+                    let watch = self.watch(hash, value);
+                    (false, Some(std::mem::replace(&mut present.get_mut().value, watch)))
+                }
+                TableEntry::Vacant(vacant) => {
+                    vacant.insert(Entry { hash, value: self.watch(hash, value), key });
+                    (false, None)
+                }
             },
         );
-        // Dropping the old entry's weak handle cancels its callback.
-        replaced.and_then(|old| old.value.upgrade())
+        if same {
+            return Some(value.clone());
+        }
+        // Dropping the old handle (after the lock) cancels its notification.
+        replaced.and_then(|old| old.upgrade())
     }
 
     /// The value stored under `key`, if it is alive (Python's `d.get(key)`).

@@ -14,12 +14,12 @@ use std::sync::Arc;
 use super::keying::Keying;
 use super::snapshot::Snapshots;
 use super::table::{Hashed, Table};
-use crate::{DeathListener, Gc, Weak};
+use crate::{DeathListener, Gc, Watch, Weak};
 
 /// One weakly held key and its payload.
 pub(crate) struct KeyEntry<K, P> {
     hash: u64,
-    pub(crate) key: Weak<K>,
+    pub(crate) key: Watch<K>,
     pub(crate) payload: P,
 }
 
@@ -87,7 +87,7 @@ where
     }
 
     /// A weak handle to `key` whose death removes its entry, if the table still exists.
-    fn watch(&self, hash: u64, key: &Gc<K>) -> Weak<K> {
+    fn watch(&self, hash: u64, key: &Gc<K>) -> Watch<K> {
         Gc::downgrade_notify(key, &self.inner, hash)
     }
 

@@ -458,7 +458,8 @@ impl<T: Send + 'static> Gc<T> {
         Weak::from_registration(registration, tracked)
     }
 
-    /// A weak handle whose registration tells `listener` when the object dies:
+    /// A weak handle ([`Watch`](crate::Watch)) whose registration tells `listener` when the
+    /// object dies:
     /// `listener.object_died(token, Gc::as_ptr(this).cast())`. The cheap form of
     /// [`Gc::downgrade_with`] for a structure that watches many objects: no closure is
     /// allocated, and one listener serves every registration.
@@ -496,7 +497,7 @@ impl<T: Send + 'static> Gc<T> {
         this: &Gc<T>,
         listener: &Arc<L>,
         token: u64,
-    ) -> Weak<T> {
+    ) -> super::watch::Watch<T> {
         let header = Gc::header_ptr(this);
         let tracked = Gc::is_tracked(this);
         // The registration's own weak reference on the box.
@@ -513,7 +514,7 @@ impl<T: Send + 'static> Gc<T> {
         ));
         // SAFETY: as in `downgrade_with`.
         unsafe { callbacks::register(Arc::clone(&registration)) };
-        Weak::from_registration(registration, tracked)
+        super::watch::Watch::new(Weak::from_registration(registration, tracked))
     }
 }
 

@@ -106,6 +106,16 @@ impl<T> Weak<T> {
         self.raw.as_ptr().map_addr(|a| a & !TAGS).cast::<Registration>()
     }
 
+    /// A plain handle to the same object that owns **no** weak reference: it borrows this
+    /// handle's. The caller must never drop it (wrap it in `ManuallyDrop`) and must not use
+    /// it after this handle is gone.
+    pub(crate) fn borrowed_plain(&self) -> Weak<T> {
+        match self.target() {
+            None => Weak::new(),
+            Some(header) => Weak::from_header(header, self.raw.addr().get() & TRACKED != 0),
+        }
+    }
+
     /// The header of the observed object, if any.
     pub(crate) fn target(&self) -> Option<NonNull<Header>> {
         match self.kind() {
