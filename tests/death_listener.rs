@@ -31,7 +31,7 @@ fn the_listener_is_told_once_with_token_and_identity() {
     let g = Gc::new(5u32);
     let address = Gc::as_ptr(&g) as usize;
     *rec.probe.lock().unwrap() = Some(Gc::downgrade(&g));
-    let w = Gc::downgrade_notify(&g, &rec, 42);
+    let w = Gc::downgrade_notify(&g, &rec, 42).unwrap();
     assert!(w.to_weak().upgrade().is_some() && !w.to_weak().has_callback());
     assert!(Gc::ptr_eq(&w.upgrade().unwrap(), &g));
     let w2 = w.clone();
@@ -48,7 +48,7 @@ fn the_listener_is_told_once_with_token_and_identity() {
 fn dropping_every_handle_first_cancels_the_notification() {
     let rec = Arc::new(Recorder::default());
     let g = Gc::new(1u32);
-    let w = Gc::downgrade_notify(&g, &rec, 1);
+    let w = Gc::downgrade_notify(&g, &rec, 1).unwrap();
     let w2 = w.clone();
     drop(w);
     drop(w2);
@@ -61,7 +61,7 @@ fn dropping_every_handle_first_cancels_the_notification() {
 fn the_listener_is_held_weakly() {
     let rec = Arc::new(Recorder::default());
     let g = Gc::new(1u32);
-    let w = Gc::downgrade_notify(&g, &rec, 1);
+    let w = Gc::downgrade_notify(&g, &rec, 1).unwrap();
     assert_eq!(Arc::strong_count(&rec), 1, "registrations do not keep the listener alive");
     let weak_listener = Arc::downgrade(&rec);
     drop(rec);
@@ -85,10 +85,10 @@ fn listeners_and_callbacks_run_newest_first() {
     let g = Gc::new(0u32);
     let l = log.clone();
     let a = Gc::downgrade_with(&g, move |_| l.push("callback a"));
-    let b = Gc::downgrade_notify(&g, &listener, 1);
+    let b = Gc::downgrade_notify(&g, &listener, 1).unwrap();
     let l = log.clone();
     let c = Gc::downgrade_with(&g, move |_| l.push("callback c"));
-    let d = Gc::downgrade_notify(&g, &listener, 2);
+    let d = Gc::downgrade_notify(&g, &listener, 2).unwrap();
     drop(g);
     assert_eq!(log.take(), ["listener 2", "callback c", "listener 1", "callback a"]);
     drop((a, b, c, d));
@@ -108,8 +108,8 @@ fn a_panicking_listener_is_reported_and_the_others_still_run() {
     let bad = Arc::new(Panicking);
     let drops = DropCounter::default();
     let g = Gc::new(drops.token());
-    let first = Gc::downgrade_notify(&g, &rec, 1);
-    let second = Gc::downgrade_notify(&g, &bad, 2);
+    let first = Gc::downgrade_notify(&g, &rec, 1).unwrap();
+    let second = Gc::downgrade_notify(&g, &bad, 2).unwrap();
     let ((), errors) = capture_errors(|| drop(g));
     assert!(errors.iter().any(|e| e.contains("listener panics")), "{errors:?}");
     assert_eq!(rec.seen.lock().unwrap().len(), 1);
@@ -128,7 +128,7 @@ fn a_collected_cycle_notifies_its_listeners() {
     let rec = Arc::new(Recorder::default());
     let g = Gc::new_in(Cyclic { me: GcCell::new(None) }, &heap);
     *g.me.write() = Some(g.clone());
-    let w = Gc::downgrade_notify(&g, &rec, 7);
+    let w = Gc::downgrade_notify(&g, &rec, 7).unwrap();
     drop(g);
     assert!(rec.seen.lock().unwrap().is_empty());
     heap.collect();
@@ -141,9 +141,9 @@ fn re_registering_after_cancelling_keeps_the_object_clean() {
     let rec = Arc::new(Recorder::default());
     let g = Gc::new(3u32);
     for token in 0..100 {
-        drop(Gc::downgrade_notify(&g, &rec, token));
+        drop(Gc::downgrade_notify(&g, &rec, token).unwrap());
     }
-    let kept: Vec<_> = (100..110).map(|t| Gc::downgrade_notify(&g, &rec, t)).collect();
+    let kept: Vec<_> = (100..110).map(|t| Gc::downgrade_notify(&g, &rec, t).unwrap()).collect();
     assert_eq!(Gc::weak_count(&g), 10);
     drop(g);
     let mut tokens: Vec<u64> = rec.seen.lock().unwrap().iter().map(|s| s.0).collect();
@@ -162,7 +162,7 @@ fn the_listener_runs_on_the_thread_of_the_last_drop() {
     }
     let place = Arc::new(Where(Mutex::new(None)));
     let g = Gc::new(1u32);
-    let w = Gc::downgrade_notify(&g, &place, 0);
+    let w = Gc::downgrade_notify(&g, &place, 0).unwrap();
     let id = std::thread::spawn(move || {
         drop(g);
         std::thread::current().id()
@@ -171,4 +171,42 @@ fn the_listener_runs_on_the_thread_of_the_last_drop() {
     .unwrap();
     assert_eq!(*place.0.lock().unwrap(), Some(id));
     drop(w);
+}
+
+/// A member of a cycle whose `Drop` registers a listener on the other member, which the
+/// collector has already condemned.
+#[derive(Trace)]
+struct Member {
+    other: GcCell<Option<Gc<Member>>>,
+    #[trace(skip)]
+    rec: Arc<Recorder>,
+    #[trace(skip)]
+    refused: Arc<Mutex<Vec<bool>>>,
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        if let Some(other) = self.other.write().take() {
+            let watch = Gc::downgrade_notify(&other, &self.rec, 9);
+            self.refused.lock().unwrap().push(watch.is_none());
+        }
+    }
+}
+
+#[test]
+fn registering_on_a_condemned_object_is_refused() {
+    let heap = common::quiet_heap();
+    let rec = Arc::new(Recorder::default());
+    let refused = Arc::new(Mutex::new(Vec::new()));
+    let make = || Member { other: GcCell::new(None), rec: rec.clone(), refused: refused.clone() };
+    let a = Gc::new_in(make(), &heap);
+    let b = Gc::new_in(make(), &heap);
+    *a.other.write() = Some(b.clone());
+    *b.other.write() = Some(a.clone());
+    drop((a, b));
+    heap.collect();
+    let refused = refused.lock().unwrap().clone();
+    assert!(!refused.is_empty(), "a Drop ran during the collection");
+    assert!(refused.iter().all(|&r| r), "no registration on a condemned object");
+    assert!(rec.seen.lock().unwrap().is_empty());
 }

@@ -384,7 +384,7 @@ fn listener_registration_racing_death() {
         let g2 = g1.clone();
         let l = listener.clone();
         let registrant = thread::spawn(move || {
-            let w = Gc::downgrade_notify(&g2, &l, 1);
+            let w = Gc::downgrade_notify(&g2, &l, 1).unwrap();
             drop(g2);
             w
         });
@@ -405,7 +405,7 @@ fn listener_cancellation_racing_death() {
         let listener = Arc::new(Notified::default());
         let heap = Heap::new();
         let g = Gc::new_in(Value::new(&drops), &heap);
-        let w = Gc::downgrade_notify(&g, &listener, 1);
+        let w = Gc::downgrade_notify(&g, &listener, 1).unwrap();
         let canceller = thread::spawn(move || drop(w));
         drop(g);
         canceller.join().unwrap();

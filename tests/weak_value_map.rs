@@ -318,3 +318,45 @@ fn tracked_values_and_a_collection() {
     assert!(map.is_empty());
     assert!(map.get("a").is_none());
 }
+
+/// A member of a garbage cycle whose `Drop` stores the other (condemned) member in maps.
+#[derive(Trace)]
+struct Doomed {
+    other: weakling::GcCell<Option<Gc<Doomed>>>,
+    #[trace(skip)]
+    maps: Arc<(
+        WeakValueMap<u32, Doomed>,
+        weakling::WeakKeyIdMap<Doomed, u32>,
+        weakling::WeakIdSet<Doomed>,
+    )>,
+}
+
+impl Drop for Doomed {
+    fn drop(&mut self) {
+        if let Some(other) = self.other.write().take() {
+            let (values, keys, set) = &*self.maps;
+            values.insert(1, &other);
+            keys.insert(&other, Gc::new(1));
+            assert!(!set.insert(&other), "a condemned member is not added");
+        }
+    }
+}
+
+#[test]
+fn an_object_the_collector_condemned_is_never_stored() {
+    let heap = common::quiet_heap();
+    let maps =
+        Arc::new((WeakValueMap::new(), weakling::WeakKeyIdMap::new(), weakling::WeakIdSet::new()));
+    let live = Gc::new(Doomed { other: weakling::GcCell::new(None), maps: maps.clone() });
+    maps.0.insert(1, &live);
+    let a = Gc::new_in(Doomed { other: weakling::GcCell::new(None), maps: maps.clone() }, &heap);
+    let b = Gc::new_in(Doomed { other: weakling::GcCell::new(None), maps: maps.clone() }, &heap);
+    *a.other.write() = Some(b.clone());
+    *b.other.write() = Some(a.clone());
+    drop((a, b));
+    heap.collect();
+    // Storing a condemned value under key 1 removed the key's old entry, as if the new value
+    // had been stored and had died at once; nothing dead stays behind.
+    assert_eq!((maps.0.len(), maps.1.len(), maps.2.len()), (0, 0, 0));
+    drop(live);
+}

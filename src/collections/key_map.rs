@@ -134,7 +134,10 @@ where
             // An equal key already present keeps its place, and the value attaches to it.
             let owner = self.keys.stored_key(key).unwrap_or_else(|| key.clone());
             let payload = Arc::new(Ephemeron::new(&owner, value.clone()));
-            let (stored, leftover) = self.keys.insert(&owner, payload, Present::Replace);
+            let Ok((stored, leftover)) = self.keys.insert(&owner, payload, Present::Replace) else {
+                // A key the collector has condemned is dead: nothing is stored.
+                return None;
+            };
             if stored {
                 return leftover.and_then(|old| old.payload.value());
             }
@@ -193,7 +196,9 @@ where
         for _ in 0..4 {
             let owner = self.keys.stored_key(key).unwrap_or_else(|| key.clone());
             let payload = Arc::new(Ephemeron::new(&owner, made.clone()));
-            let (stored, leftover) = self.keys.insert(&owner, payload, Present::Keep);
+            let Ok((stored, leftover)) = self.keys.insert(&owner, payload, Present::Keep) else {
+                return made;
+            };
             drop(leftover);
             if stored {
                 return made;

@@ -112,9 +112,14 @@ where
     ///
     /// Locking: one shard's write lock, around the member's `Eq`.
     pub fn insert(&self, member: &Gc<T>) -> bool {
-        let (added, leftover) = self.members.insert(member, (), Present::Keep);
-        drop(leftover);
-        added
+        match self.members.insert(member, (), Present::Keep) {
+            Ok((added, leftover)) => {
+                drop(leftover);
+                added
+            }
+            // A member the collector has condemned is dead: nothing is added.
+            Err(()) => false,
+        }
     }
 
     /// Whether `member` is in the set (Python's `member in s`).

@@ -152,9 +152,10 @@ where
     }
 
     /// A weak handle to `value` whose death removes the entry `(hash, value)`, if the map
-    /// still exists then (the registration holds the map weakly).
+    /// still exists then (the registration holds the map weakly); `None` if the collector has
+    /// already condemned `value` (it is dead: no entry may hold it).
     #[inline]
-    fn watch(&self, hash: u64, value: &Gc<V>) -> Watch<V> {
+    fn watch(&self, hash: u64, value: &Gc<V>) -> Option<Watch<V>> {
         Gc::downgrade_notify(value, &self.inner, hash)
     }
 
@@ -183,12 +184,17 @@ where
                 }
                 // Registering under the shard lock is safe: the registry's lock is never held
                 // while a listener (which takes shard locks) runs.
-                TableEntry::Occupied(mut present) => {
-                    let watch = self.watch(hash, value);
-                    (false, Some(std::mem::replace(&mut present.get_mut().value, watch)))
-                }
+                TableEntry::Occupied(mut present) => match self.watch(hash, value) {
+                    Some(watch) => {
+                        (false, Some(std::mem::replace(&mut present.get_mut().value, watch)))
+                    }
+                    // A condemned value: as if stored and dead at once, the key goes.
+                    None => (false, Some(present.remove().0.value)),
+                },
                 TableEntry::Vacant(vacant) => {
-                    vacant.insert(Entry { hash, value: self.watch(hash, value), key });
+                    if let Some(watch) = self.watch(hash, value) {
+                        vacant.insert(Entry { hash, value: watch, key });
+                    }
                     (false, None)
                 }
             },
@@ -290,7 +296,8 @@ where
         }
         let hash = self.hash(&key);
         let made = make();
-        let fresh = Entry { hash, value: self.watch(hash, &made), key };
+        let Some(watch) = self.watch(hash, &made) else { return made };
+        let fresh = Entry { hash, value: watch, key };
         let (winner, leftover) = self.inner.table.upsert(
             fresh,
             |present, new| present.key == new.key,

@@ -86,8 +86,9 @@ where
         By::hash(&self.inner.hasher, key)
     }
 
-    /// A weak handle to `key` whose death removes its entry, if the table still exists.
-    fn watch(&self, hash: u64, key: &Gc<K>) -> Watch<K> {
+    /// A weak handle to `key` whose death removes its entry, if the table still exists;
+    /// `None` if the collector has already condemned `key`.
+    fn watch(&self, hash: u64, key: &Gc<K>) -> Option<Watch<K>> {
         Gc::downgrade_notify(key, &self.inner, hash)
     }
 
@@ -107,7 +108,9 @@ where
     }
 
     /// Stores `payload` under `owner`, the key object the entry will hold. Returns whether
-    /// it was stored and the entry left over (replaced, or the new one unused) to drop.
+    /// it was stored and the entry left over (replaced, or the new one unused) to drop;
+    /// `Err` with the payload if the collector has already condemned `owner` (it is dead:
+    /// nothing is stored).
     ///
     /// A present entry whose key object is `owner` is replaced when `present` says so; one
     /// whose key is dead is always replaced; one holding another live, equal key object is
@@ -117,9 +120,10 @@ where
         owner: &Gc<K>,
         payload: P,
         present: Present,
-    ) -> (bool, Option<KeyEntry<K, P>>) {
+    ) -> Result<(bool, Option<KeyEntry<K, P>>), P> {
         let hash = self.hash(owner);
-        let entry = KeyEntry { hash, key: self.watch(hash, owner), payload };
+        let Some(watch) = self.watch(hash, owner) else { return Err(payload) };
+        let entry = KeyEntry { hash, key: watch, payload };
         let mut upgraded = Vec::new();
         let (stored, leftover) = self.inner.table.upsert(
             entry,
@@ -138,7 +142,7 @@ where
             },
         );
         drop(upgraded);
-        (stored, leftover)
+        Ok((stored, leftover))
     }
 
     /// Removes the entry of `key`.

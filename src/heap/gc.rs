@@ -469,6 +469,11 @@ impl<T: Send + 'static> Gc<T> {
     /// handle is dropped, panics contained); see [`DeathListener`](crate::DeathListener). The
     /// registration holds `listener` only weakly.
     ///
+    /// Returns `None`, registering nothing, when the cycle collector has already condemned
+    /// the object: it is dead, and no notification would ever come. Only code that a
+    /// collection runs (the `Drop` of a member of a freed cycle, holding a handle to another
+    /// member) can see that.
+    ///
     /// ```
     /// use std::sync::{Arc, Mutex};
     /// use weakling::{DeathListener, Gc};
@@ -484,8 +489,8 @@ impl<T: Send + 'static> Gc<T> {
     /// let deaths = Arc::new(Deaths::default());
     /// let a = Gc::new(1);
     /// let b = Gc::new(2);
-    /// let wa = Gc::downgrade_notify(&a, &deaths, 10);
-    /// let wb = Gc::downgrade_notify(&b, &deaths, 20);
+    /// let wa = Gc::downgrade_notify(&a, &deaths, 10).unwrap();
+    /// let wb = Gc::downgrade_notify(&b, &deaths, 20).unwrap();
     /// drop(b);
     /// drop(wa); // cancels the registration on `a`
     /// drop(a);
@@ -497,7 +502,7 @@ impl<T: Send + 'static> Gc<T> {
         this: &Gc<T>,
         listener: &Arc<L>,
         token: u64,
-    ) -> super::watch::Watch<T> {
+    ) -> Option<super::watch::Watch<T>> {
         let header = Gc::header_ptr(this);
         let tracked = Gc::is_tracked(this);
         // The registration's own weak reference on the box.
@@ -513,8 +518,10 @@ impl<T: Send + 'static> Gc<T> {
             object,
         ));
         // SAFETY: as in `downgrade_with`.
-        unsafe { callbacks::register(Arc::clone(&registration)) };
-        super::watch::Watch::new(Weak::from_registration(registration, tracked))
+        let registered = unsafe { callbacks::register(Arc::clone(&registration)) };
+        // Dropped at once when refused: that releases the registration's weak reference.
+        let watch = super::watch::Watch::new(Weak::from_registration(registration, tracked));
+        registered.then_some(watch)
     }
 }
 
