@@ -319,16 +319,16 @@ fn tracked_values_and_a_collection() {
     assert!(map.get("a").is_none());
 }
 
+/// The three weak collections a `Doomed` member stores the other member in.
+type DoomedMaps =
+    (WeakValueMap<u32, Doomed>, weakling::WeakKeyIdMap<Doomed, u32>, weakling::WeakIdSet<Doomed>);
+
 /// A member of a garbage cycle whose `Drop` stores the other (condemned) member in maps.
 #[derive(Trace)]
 struct Doomed {
     other: weakling::GcCell<Option<Gc<Doomed>>>,
     #[trace(skip)]
-    maps: Arc<(
-        WeakValueMap<u32, Doomed>,
-        weakling::WeakKeyIdMap<Doomed, u32>,
-        weakling::WeakIdSet<Doomed>,
-    )>,
+    maps: Arc<DoomedMaps>,
 }
 
 impl Drop for Doomed {
