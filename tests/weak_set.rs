@@ -156,3 +156,32 @@ fn observers_disappear_during_notification() {
     }
     assert_eq!(set.len(), observers.iter().flatten().count());
 }
+
+/// A subject stored on the heap, holding its observers in a set: the set is a traced leaf.
+#[derive(weakling::Trace)]
+struct Subject {
+    observers: WeakSet<String>,
+    by_key: weakling::WeakKeyMap<String, u32>,
+    by_id: weakling::WeakValueMap<u32, String>,
+}
+
+#[test]
+fn collections_can_live_inside_gc_objects() {
+    let heap = common::quiet_heap();
+    let subject = Gc::new_in(
+        Subject {
+            observers: WeakSet::new(),
+            by_key: weakling::WeakKeyMap::new(),
+            by_id: weakling::WeakValueMap::new(),
+        },
+        &heap,
+    );
+    let o = Gc::new(String::from("o"));
+    subject.observers.insert(&o);
+    subject.by_key.insert(&o, Gc::new(1));
+    subject.by_id.insert(1, &o);
+    heap.collect();
+    assert_eq!(subject.observers.len(), 1, "the collector leaves live members alone");
+    drop(o);
+    assert!(subject.observers.is_empty() && subject.by_key.is_empty() && subject.by_id.is_empty());
+}

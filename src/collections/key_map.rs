@@ -118,7 +118,7 @@ where
         WeakKeyMap { keys: WeakKeys::new(capacity, hasher) }
     }
 
-    /// The map's hasher.
+    /// The map's hasher. Takes no lock.
     pub fn hasher(&self) -> &S {
         self.keys.hasher()
     }
@@ -425,4 +425,11 @@ impl<K, V> fmt::Debug for Iter<'_, K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Iter { .. }")
     }
+}
+
+// SAFETY: the map owns no strong edge: keys are held weakly and each value is attached to its
+// key (traced as the key's edge, see `Ephemeron`); a map stored in a `Gc` is a leaf.
+unsafe impl<K, V, S, By> crate::Trace for WeakKeyMap<K, V, S, By> {
+    const LEAF: bool = true;
+    fn trace(&self, _: &mut crate::Tracer<'_>) {}
 }

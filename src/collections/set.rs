@@ -102,7 +102,7 @@ where
         WeakSet { members: WeakKeys::new(capacity, hasher) }
     }
 
-    /// The set's hasher.
+    /// The set's hasher. Takes no lock.
     pub fn hasher(&self) -> &S {
         self.members.hasher()
     }
@@ -217,6 +217,8 @@ where
     }
 
     /// Whether every member of `self` is in `other` (Python's `s <= t`).
+    ///
+    /// Locking: `self` as [`iter`](WeakSet::iter) does, `other` as [`contains`](WeakSet::contains).
     #[must_use]
     pub fn is_subset<S2: BuildHasher + Send + Sync + 'static>(
         &self,
@@ -226,6 +228,8 @@ where
     }
 
     /// Whether every member of `other` is in `self` (Python's `s >= t`).
+    ///
+    /// Locking: as [`is_subset`](WeakSet::is_subset), the roles swapped.
     #[must_use]
     pub fn is_superset<S2: BuildHasher + Send + Sync + 'static>(
         &self,
@@ -235,6 +239,8 @@ where
     }
 
     /// Whether `self` and `other` have no member in common (Python's `s.isdisjoint(t)`).
+    ///
+    /// Locking: as [`is_subset`](WeakSet::is_subset).
     #[must_use]
     pub fn is_disjoint<S2: BuildHasher + Send + Sync + 'static>(
         &self,
@@ -244,6 +250,9 @@ where
     }
 
     /// Adds the members of `other` (Python's `s |= t`).
+    ///
+    /// Locking: `other` as [`iter`](WeakSet::iter) does, then one insert at a time; no lock is
+    /// held between members.
     pub fn union_with<S2: BuildHasher + Send + Sync + 'static>(&self, other: &WeakSet<T, S2, By>) {
         for member in other.iter() {
             self.insert(&member);
@@ -251,6 +260,8 @@ where
     }
 
     /// Keeps only the members that are also in `other` (Python's `s &= t`).
+    ///
+    /// Locking: as [`retain`](WeakSet::retain), with a lookup in `other` per member.
     pub fn intersect_with<S2: BuildHasher + Send + Sync + 'static>(
         &self,
         other: &WeakSet<T, S2, By>,
@@ -259,6 +270,8 @@ where
     }
 
     /// Removes the members of `other` (Python's `s -= t`).
+    ///
+    /// Locking: as [`union_with`](WeakSet::union_with), removing instead.
     pub fn difference_with<S2: BuildHasher + Send + Sync + 'static>(
         &self,
         other: &WeakSet<T, S2, By>,
@@ -269,6 +282,8 @@ where
     }
 
     /// Keeps the members in exactly one of the two sets (Python's `s ^= t`).
+    ///
+    /// Locking: as [`union_with`](WeakSet::union_with).
     pub fn symmetric_difference_with<S2: BuildHasher + Send + Sync + 'static>(
         &self,
         other: &WeakSet<T, S2, By>,
@@ -288,6 +303,8 @@ where
     By: Keying<T>,
 {
     /// A new set of the members of either set (Python's `s | t`).
+    ///
+    /// Locking: each set as [`iter`](WeakSet::iter) does; no lock of the new set is shared.
     #[must_use]
     pub fn union<S2: BuildHasher + Send + Sync + 'static>(
         &self,
@@ -299,6 +316,8 @@ where
     }
 
     /// A new set of the members of both sets (Python's `s & t`).
+    ///
+    /// Locking: as [`union`](WeakSet::union), with a lookup in `other` per member.
     #[must_use]
     pub fn intersection<S2: BuildHasher + Send + Sync + 'static>(
         &self,
@@ -312,6 +331,8 @@ where
     }
 
     /// A new set of the members of `self` not in `other` (Python's `s - t`).
+    ///
+    /// Locking: as [`intersection`](WeakSet::intersection).
     #[must_use]
     pub fn difference<S2: BuildHasher + Send + Sync + 'static>(
         &self,
@@ -325,6 +346,8 @@ where
     }
 
     /// A new set of the members in exactly one of the sets (Python's `s ^ t`).
+    ///
+    /// Locking: as [`intersection`](WeakSet::intersection), for both sets.
     #[must_use]
     pub fn symmetric_difference<S2: BuildHasher + Send + Sync + 'static>(
         &self,
@@ -457,4 +480,11 @@ impl<T> fmt::Debug for Iter<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Iter { .. }")
     }
+}
+
+// SAFETY: the set owns no strong edge (its members are held weakly); a set stored in a `Gc`
+// is a leaf.
+unsafe impl<T, S, By> crate::Trace for WeakSet<T, S, By> {
+    const LEAF: bool = true;
+    fn trace(&self, _: &mut crate::Tracer<'_>) {}
 }

@@ -55,6 +55,13 @@ use crate::{DeathListener, Gc, Watch, Weak};
 /// The death callbacks hold the map only weakly: they do not keep it alive, and a value that
 /// dies after the map was dropped finds nothing to do. Dropping the map cancels them.
 ///
+/// # In a `Gc`
+///
+/// The map implements [`Trace`](crate::Trace) as a leaf: it owns no strong edge to its
+/// values. Handles inside *keys* are not reported to the collector either, so they count as
+/// references from outside: a cycle through a key is never collected (a leak, never an
+/// early free). Keep `Gc` handles out of keys, or use a [`WeakKeyMap`](crate::WeakKeyMap).
+///
 /// # Iteration
 ///
 /// [`iter`], [`keys`] and [`values`] read the map one shard at a time and yield strong
@@ -141,7 +148,7 @@ where
         WeakValueMap { inner: Arc::new(Inner { table: Table::with_capacity(capacity), hasher }) }
     }
 
-    /// The map's hasher.
+    /// The map's hasher. Takes no lock.
     pub fn hasher(&self) -> &S {
         &self.inner.hasher
     }
@@ -540,6 +547,14 @@ where
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
     }
+}
+
+// SAFETY: values are held weakly. Keys are owned, but not reported: a handle inside a key
+// counts as a reference from outside (a cycle through it is never freed, which can leak but
+// never frees anything alive). A map stored in a `Gc` is a leaf.
+unsafe impl<K, V, S> crate::Trace for WeakValueMap<K, V, S> {
+    const LEAF: bool = true;
+    fn trace(&self, _: &mut crate::Tracer<'_>) {}
 }
 
 /// The live entries of a [`WeakValueMap`], from [`WeakValueMap::iter`].
