@@ -61,7 +61,8 @@ type Item<K, V> = (Gc<K>, Payload<K, V>);
 /// method holds at most one shard lock at a time, and only while it runs the key's `Eq` and
 /// its own bookkeeping; death callbacks, `Drop` of keys and values, and loop bodies never run
 /// under a lock, so they may use the map freely. `Hash` runs before any lock; `Eq` must not
-/// use the map. A panic in `Hash` or `Eq` propagates to the caller and leaves the map
+/// use the map, drop the last handle to an object, or create `Gc` objects (a death or an
+/// automatic collection started there could need the same shard lock). A panic in `Hash` or `Eq` propagates to the caller and leaves the map
 /// unchanged by the interrupted operation. The death callbacks hold the map only weakly.
 ///
 /// # Iteration

@@ -40,7 +40,9 @@ use crate::{Gc, Weak};
 ///
 /// Sharded; every method takes `&self`. A method holds at most one shard lock at a time and
 /// runs no user code under it besides `Eq`; `Hash` runs before any lock. Death callbacks,
-/// `Drop` impls and loop bodies may use the set freely; `Eq` must not. A panic in `Hash` or
+/// `Drop` impls and loop bodies may use the set freely; `Eq` must not (nor drop the last
+/// handle to an object, nor create `Gc` objects: a death or an automatic collection started
+/// under the lock could need it). A panic in `Hash` or
 /// `Eq` propagates and leaves the set unchanged by the interrupted operation. The callbacks
 /// hold the set only weakly.
 ///

@@ -45,12 +45,13 @@ use crate::{DeathListener, Gc, Watch, Weak};
 ///
 /// The map is sharded; every method takes `&self` and may be called from any number of
 /// threads. A method holds at most one shard lock at a time, and only while it runs the
-/// key's `Hash`/`Eq` and its own bookkeeping: no death callback, `Drop` of a value, or other
-/// user code besides `Eq` ever runs under a lock. Hence callbacks, `Drop` impls and loop
-/// bodies may use the map freely, including from inside its own iteration. `Eq` (and
-/// `Hash`) must not use the map, nor drop the last handle to a value in it (that would
-/// deadlock on the shard lock). A panic in `Hash` or `Eq` propagates to the caller and
-/// leaves the map unchanged by the interrupted operation.
+/// key's `Eq` and its own bookkeeping (`Hash` runs before any lock): no death callback,
+/// `Drop` of a value, or other user code besides `Eq` ever runs under a lock. Hence
+/// callbacks, `Drop` impls and loop bodies may use the map freely, including from inside its
+/// own iteration. `Eq` must not use the map, drop the last handle to an object, or create
+/// `Gc` objects (a death or an automatic collection started there could need the same shard
+/// lock, and deadlock). A panic in `Hash` or `Eq` propagates to the caller and leaves the map
+/// unchanged by the interrupted operation.
 ///
 /// The death callbacks hold the map only weakly: they do not keep it alive, and a value that
 /// dies after the map was dropped finds nothing to do. Dropping the map cancels them.
