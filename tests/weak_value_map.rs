@@ -360,3 +360,35 @@ fn an_object_the_collector_condemned_is_never_stored() {
     assert_eq!((maps.0.len(), maps.1.len(), maps.2.len()), (0, 0, 0));
     drop(live);
 }
+
+/// The map of `NoisyKey`'s test, reachable from the key's `Drop`.
+static NOISY: std::sync::OnceLock<WeakValueMap<NoisyKey, u32>> = std::sync::OnceLock::new();
+
+/// A key whose `Drop` uses the map: it would deadlock if the map dropped keys under a lock.
+#[derive(PartialEq, Eq, Hash)]
+struct NoisyKey(u32);
+
+impl Drop for NoisyKey {
+    fn drop(&mut self) {
+        if let Some(map) = NOISY.get() {
+            let _ = map.len();
+        }
+    }
+}
+
+#[test]
+fn keys_are_dropped_outside_the_locks() {
+    let map = NOISY.get_or_init(WeakValueMap::new);
+    let a = Gc::new(1);
+    let b = Gc::new(2);
+    map.insert(NoisyKey(1), &a);
+    map.insert(NoisyKey(1), &a); // same value: the spare key is dropped
+    map.insert(NoisyKey(1), &b); // replaced value: the spare key is dropped
+    map.remove(&NoisyKey(1));
+    map.insert(NoisyKey(2), &a);
+    let c = map.get_or_insert_with(NoisyKey(2), || unreachable!("present"));
+    assert!(Gc::ptr_eq(&c, &a));
+    drop((a, c)); // the entry's death drops its key
+    assert!(map.is_empty());
+    drop(b);
+}

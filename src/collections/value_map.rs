@@ -179,7 +179,9 @@ where
     /// death notification; the replaced handle is dropped after the lock is released.
     pub fn insert(&self, key: K, value: &Gc<V>) -> Option<Gc<V>> {
         let hash = self.hash(&key);
-        let (same, replaced) = self.inner.table.entry(
+        // The closure runs under the shard lock: what it does not keep (the replaced handle,
+        // a key equal to the one present) goes back out to be dropped after the lock.
+        let (same, replaced, _spare_keys) = self.inner.table.entry(
             hash,
             key,
             |present, key| present.key == *key,
@@ -188,22 +190,28 @@ where
                 TableEntry::Occupied(present)
                     if present.get().value.as_ptr() == Gc::as_ptr(value) =>
                 {
-                    (true, None)
+                    (true, None, (Some(key), None))
                 }
                 // Registering under the shard lock is safe: the registry's lock is never held
                 // while a listener (which takes shard locks) runs.
                 TableEntry::Occupied(mut present) => match self.watch(hash, value) {
                     Some(watch) => {
-                        (false, Some(std::mem::replace(&mut present.get_mut().value, watch)))
+                        let old = std::mem::replace(&mut present.get_mut().value, watch);
+                        (false, Some(old), (Some(key), None))
                     }
                     // A condemned value: as if stored and dead at once, the key goes.
-                    None => (false, Some(present.remove().0.value)),
+                    None => {
+                        let (old, _) = present.remove();
+                        (false, Some(old.value), (Some(key), Some(old.key)))
+                    }
                 },
                 TableEntry::Vacant(vacant) => {
                     if let Some(watch) = self.watch(hash, value) {
                         vacant.insert(Entry { hash, value: watch, key });
+                        (false, None, (None, None))
+                    } else {
+                        (false, None, (Some(key), None))
                     }
-                    (false, None)
                 }
             },
         );
