@@ -12,7 +12,9 @@ mod common;
 use std::collections::HashMap;
 
 use proptest::prelude::*;
-use weakling::{Gc, GcCell, Heap, Trace, Weak, WeakKeyMap, WeakSet, WeakValueMap};
+use weakling::{
+    Gc, GcCell, Heap, Trace, Weak, WeakIdSet, WeakKeyIdMap, WeakKeyMap, WeakSet, WeakValueMap,
+};
 
 const SLOTS: usize = 8;
 const KEYS: u8 = 6;
@@ -333,5 +335,75 @@ proptest! {
         let died = world.collect();
         model.retain(|_, m| !died.contains(m));
         check_set(&set, &model, &world);
+    }
+
+    /// `WeakKeyIdMap<Obj, u8>` and `WeakIdSet<Obj>` by identity: the model maps each live
+    /// object to its value (equal objects are distinct keys).
+    #[test]
+    fn identity_variants_match_their_model(ops in ops()) {
+        let mut world = World::new();
+        let map: WeakKeyIdMap<Obj, u8> = WeakKeyIdMap::new();
+        let set: WeakIdSet<Obj> = WeakIdSet::new();
+        let mut model: HashMap<Id, u8> = HashMap::new();
+        // Each member's identity and its value (what `retain` looks at).
+        let mut members: HashMap<Id, u8> = HashMap::new();
+        for op in &ops {
+            match *op {
+                Op::Insert(v, s) => if let Some(k) = world.get(s) {
+                    prop_assert_eq!(map.insert(&k, Gc::new(v)).map(|o| *o), model.insert(id(&k), v));
+                    prop_assert_eq!(set.insert(&k), members.insert(id(&k), k.value).is_none());
+                },
+                Op::SetDefault(v, s) => if let Some(k) = world.get(s) {
+                    let got = *map.get_or_insert_with(&k, || Gc::new(v));
+                    prop_assert_eq!(got, *model.entry(id(&k)).or_insert(v));
+                },
+                Op::Get(s) => if let Some(k) = world.get(s as usize % SLOTS) {
+                    prop_assert_eq!(map.get(&k).map(|v| *v), model.get(&id(&k)).copied());
+                    prop_assert_eq!(set.contains(&k), members.contains_key(&id(&k)));
+                },
+                Op::Remove(s) => if let Some(k) = world.get(s as usize % SLOTS) {
+                    prop_assert_eq!(map.remove(&k).map(|v| *v), model.remove(&id(&k)));
+                    prop_assert_eq!(set.remove(&k), members.remove(&id(&k)).is_some());
+                },
+                Op::PopAny => {
+                    match map.pop_any() {
+                        Some((k, v)) => prop_assert_eq!(model.remove(&id(&k)), Some(*v)),
+                        None => prop_assert!(model.is_empty()),
+                    }
+                    match set.pop_any() {
+                        Some(m) => prop_assert!(members.remove(&id(&m)).is_some()),
+                        None => prop_assert!(members.is_empty()),
+                    }
+                }
+                Op::Retain(mask) => {
+                    map.retain(|_, v| mask & (1 << (**v % 8)) != 0);
+                    model.retain(|_, v| mask & (1 << (*v % 8)) != 0);
+                    set.retain(|m| mask & (1 << m.value) != 0);
+                    members.retain(|_, value| mask & (1 << *value) != 0);
+                }
+                Op::Clear => {
+                    map.clear();
+                    model.clear();
+                    set.clear();
+                    members.clear();
+                }
+                _ => {
+                    let died = world.step(op);
+                    model.retain(|k, _| !died.contains(k));
+                    members.retain(|m, _| !died.contains(m));
+                }
+            }
+            prop_assert_eq!(map.len(), model.len());
+            prop_assert_eq!(set.len(), members.len());
+            let mut seen: Vec<(Id, u8)> = map.iter().map(|(k, v)| (id(&k), *v)).collect();
+            seen.sort();
+            let mut want: Vec<(Id, u8)> = model.iter().map(|(k, v)| (*k, *v)).collect();
+            want.sort();
+            prop_assert_eq!(seen, want);
+        }
+        let died = world.collect();
+        model.retain(|k, _| !died.contains(k));
+        members.retain(|m, _| !died.contains(m));
+        prop_assert_eq!((map.len(), set.len()), (model.len(), members.len()));
     }
 }

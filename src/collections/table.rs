@@ -186,7 +186,11 @@ fn default_shards() -> usize {
     return 2;
     #[cfg(not(weakling_loom))]
     {
-        let threads = std::thread::available_parallelism().map_or(4, usize::from);
-        (threads * 4).next_power_of_two().max(4)
+        // Asked once: `available_parallelism` reads cgroup files on Linux.
+        static SHARDS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        *SHARDS.get_or_init(|| {
+            let threads = std::thread::available_parallelism().map_or(4, usize::from);
+            (threads * 4).next_power_of_two().max(4)
+        })
     }
 }
