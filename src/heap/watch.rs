@@ -80,6 +80,13 @@ impl<T> PartialEq for Watch<T> {
 
 impl<T> Eq for Watch<T> {}
 
+impl<T> std::hash::Hash for Watch<T> {
+    /// By identity, as [`Weak`]'s.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.direct.hash(state)
+    }
+}
+
 impl<T> fmt::Debug for Watch<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Watch").field(&*self.direct).finish()
