@@ -7,8 +7,8 @@ use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
 use super::keying::{ByIdentity, ByValue, Keying};
-use super::snapshot::Snapshots;
-use super::weak_keys::{KeyEntry, Present, WeakKeys};
+use super::snapshot::{Extract, Snapshots};
+use super::weak_keys::{KeyEntry, LiveKeys, Present, WeakKeys};
 use crate::{Ephemeron, Gc, Weak};
 
 type Payload<K, V> = Arc<Ephemeron<K, V>>;
@@ -248,14 +248,14 @@ where
     ///
     /// Locking: one shard's read lock at a time, never while the caller's code runs.
     pub fn iter(&self) -> Iter<'_, K, V> {
-        Iter(self.keys.snapshots(extract))
+        Iter(self.keys.snapshots())
     }
 
     /// The live keys (Python's `d.keys()`).
     ///
     /// Locking: as [`iter`](WeakKeyMap::iter).
     pub fn keys(&self) -> impl Iterator<Item = Gc<K>> + '_ {
-        self.keys.snapshots(|e| e.key.upgrade())
+        self.keys.snapshots::<Gc<K>, LiveKeys>()
     }
 
     /// The values of live keys (Python's `d.values()`).
@@ -272,7 +272,7 @@ where
     /// Locking: one shard's read lock to read it, then a write lock per removed entry.
     pub fn retain(&self, mut keep: impl FnMut(&Gc<K>, &Gc<V>) -> bool) {
         for shard in 0..self.keys.shard_count() {
-            for (key, payload) in self.keys.read_shard(shard, extract) {
+            for (key, payload) in self.keys.read_shard(shard, KeysAndPayloads::extract) {
                 if let Some(value) = payload.value() {
                     if !keep(&key, &value) {
                         drop(self.keys.remove_object(&key));
@@ -305,8 +305,13 @@ where
 }
 
 /// A live key and its payload, read under a shard lock (upgrades and clones only).
-fn extract<K, V>(e: &KeyEntry<K, Payload<K, V>>) -> Option<Item<K, V>> {
-    e.key.upgrade().map(|key| (key, e.payload.clone()))
+struct KeysAndPayloads;
+
+impl<K, V> Extract<KeyEntry<K, Payload<K, V>>, Item<K, V>> for KeysAndPayloads {
+    #[inline]
+    fn extract(e: &KeyEntry<K, Payload<K, V>>) -> Option<Item<K, V>> {
+        e.key.upgrade().map(|key| (key, e.payload.clone()))
+    }
 }
 
 impl<K, V, By> Default for WeakKeyMap<K, V, ahash::RandomState, By>
@@ -407,7 +412,7 @@ where
 }
 
 /// The live entries of a [`WeakKeyMap`], from [`WeakKeyMap::iter`].
-pub struct Iter<'a, K, V>(Snapshots<'a, KeyEntry<K, Payload<K, V>>, Item<K, V>>);
+pub struct Iter<'a, K, V>(Snapshots<'a, KeyEntry<K, Payload<K, V>>, Item<K, V>, KeysAndPayloads>);
 
 impl<K: Send + 'static, V: Send + Sync + 'static> Iterator for Iter<'_, K, V> {
     type Item = (Gc<K>, Gc<V>);

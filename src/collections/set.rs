@@ -5,7 +5,7 @@ use std::hash::BuildHasher;
 
 use super::keying::{ByIdentity, ByValue, Keying};
 use super::snapshot::Snapshots;
-use super::weak_keys::{KeyEntry, Present, WeakKeys};
+use super::weak_keys::{KeyEntry, LiveKeys, Present, WeakKeys};
 use crate::{Gc, Weak};
 
 /// A concurrent set of objects that it holds **weakly**: Python's `weakref.WeakSet`, for
@@ -184,7 +184,7 @@ where
     ///
     /// Locking: one shard's read lock at a time, never while the caller's code runs.
     pub fn iter(&self) -> Iter<'_, T> {
-        Iter(self.members.snapshots(|e| e.key.upgrade()))
+        Iter(self.members.snapshots())
     }
 
     /// Weak handles to the live members, without the set's callbacks.
@@ -468,7 +468,7 @@ where
 }
 
 /// The live members of a [`WeakSet`], from [`WeakSet::iter`].
-pub struct Iter<'a, T>(Snapshots<'a, KeyEntry<T, ()>, Gc<T>>);
+pub struct Iter<'a, T>(Snapshots<'a, KeyEntry<T, ()>, Gc<T>, LiveKeys>);
 
 impl<T> Iterator for Iter<'_, T> {
     type Item = Gc<T>;

@@ -21,26 +21,33 @@
 //! The order is unspecified, and is not the insertion order.
 
 use std::iter::FusedIterator;
+use std::marker::PhantomData;
 
 use super::table::{Hashed, Table};
 
+/// How an iterator turns an entry into an item, under the shard's read lock: upgrades and
+/// clones only, never a drop. A type per use (not a closure), so that the iterator types can
+/// be named and the extraction is inlined.
+pub(crate) trait Extract<E, T> {
+    fn extract(entry: &E) -> Option<T>;
+}
+
 /// Items of a table, read shard by shard.
-pub(crate) struct Snapshots<'a, E, T> {
+pub(crate) struct Snapshots<'a, E, T, X> {
     table: &'a Table<E>,
     next_shard: usize,
     buffer: std::vec::IntoIter<T>,
-    extract: fn(&E) -> Option<T>,
+    _extract: PhantomData<fn() -> X>,
 }
 
-impl<'a, E: Hashed, T> Snapshots<'a, E, T> {
-    /// Iterates `table`, turning each entry into an item with `extract` (under the shard's
-    /// read lock: `extract` must not drop handles).
-    pub(crate) fn new(table: &'a Table<E>, extract: fn(&E) -> Option<T>) -> Snapshots<'a, E, T> {
-        Snapshots { table, next_shard: 0, buffer: Vec::new().into_iter(), extract }
+impl<'a, E: Hashed, T, X: Extract<E, T>> Snapshots<'a, E, T, X> {
+    /// Iterates `table`, turning each entry into an item with `X`.
+    pub(crate) fn new(table: &'a Table<E>) -> Snapshots<'a, E, T, X> {
+        Snapshots { table, next_shard: 0, buffer: Vec::new().into_iter(), _extract: PhantomData }
     }
 }
 
-impl<E: Hashed, T> Iterator for Snapshots<'_, E, T> {
+impl<E: Hashed, T, X: Extract<E, T>> Iterator for Snapshots<'_, E, T, X> {
     type Item = T;
 
     #[inline]
@@ -52,7 +59,7 @@ impl<E: Hashed, T> Iterator for Snapshots<'_, E, T> {
             if self.next_shard == self.table.shard_count() {
                 return None;
             }
-            let items = self.table.read_shard(self.next_shard, self.extract);
+            let items = self.table.read_shard(self.next_shard, X::extract);
             self.next_shard += 1;
             self.buffer = items.into_iter();
         }
@@ -63,4 +70,4 @@ impl<E: Hashed, T> Iterator for Snapshots<'_, E, T> {
     }
 }
 
-impl<E: Hashed, T> FusedIterator for Snapshots<'_, E, T> {}
+impl<E: Hashed, T, X: Extract<E, T>> FusedIterator for Snapshots<'_, E, T, X> {}

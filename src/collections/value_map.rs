@@ -7,7 +7,7 @@ use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
-use super::snapshot::Snapshots;
+use super::snapshot::{Extract, Snapshots};
 use super::table::{Entry as TableEntry, Hashed, Table};
 use crate::{DeathListener, Gc, Watch, Weak};
 
@@ -387,9 +387,7 @@ where
     /// Locking: one shard's read lock at a time, held only while the iterator reads that
     /// shard; never while the caller's code runs.
     pub fn iter(&self) -> Iter<'_, K, V> {
-        Iter(Snapshots::new(&self.inner.table, |e| {
-            e.value.upgrade().map(|value| (e.key.clone(), value))
-        }))
+        Iter(Snapshots::new(&self.inner.table))
     }
 
     /// The keys of live entries (Python's `d.keys()`).
@@ -403,7 +401,7 @@ where
     ///
     /// Locking: as [`iter`](WeakValueMap::iter).
     pub fn values(&self) -> Values<'_, K, V> {
-        Values(Snapshots::new(&self.inner.table, |e| e.value.upgrade()))
+        Values(Snapshots::new(&self.inner.table))
     }
 
     /// Keeps only the entries for which `keep` returns `true`; dead entries never reach it.
@@ -567,9 +565,29 @@ unsafe impl<K, V, S> crate::Trace for WeakValueMap<K, V, S> {
 }
 
 /// The live entries of a [`WeakValueMap`], from [`WeakValueMap::iter`].
-pub struct Iter<'a, K, V>(Snapshots<'a, Entry<K, V>, (K, Gc<V>)>);
+pub struct Iter<'a, K, V>(Snapshots<'a, Entry<K, V>, (K, Gc<V>), Items>);
 
-impl<K, V> Iterator for Iter<'_, K, V> {
+/// A live entry's key (cloned) and value (upgraded).
+struct Items;
+
+impl<K: Clone, V> Extract<Entry<K, V>, (K, Gc<V>)> for Items {
+    #[inline]
+    fn extract(e: &Entry<K, V>) -> Option<(K, Gc<V>)> {
+        e.value.upgrade().map(|value| (e.key.clone(), value))
+    }
+}
+
+/// A live entry's value.
+struct LiveValues;
+
+impl<K, V> Extract<Entry<K, V>, Gc<V>> for LiveValues {
+    #[inline]
+    fn extract(e: &Entry<K, V>) -> Option<Gc<V>> {
+        e.value.upgrade()
+    }
+}
+
+impl<K: Clone, V> Iterator for Iter<'_, K, V> {
     type Item = (K, Gc<V>);
     #[inline]
     fn next(&mut self) -> Option<(K, Gc<V>)> {
@@ -586,7 +604,7 @@ impl<K, V> fmt::Debug for Iter<'_, K, V> {
 /// The keys of live entries of a [`WeakValueMap`], from [`WeakValueMap::keys`].
 pub struct Keys<'a, K, V>(Iter<'a, K, V>);
 
-impl<K, V> Iterator for Keys<'_, K, V> {
+impl<K: Clone, V> Iterator for Keys<'_, K, V> {
     type Item = K;
     #[inline]
     fn next(&mut self) -> Option<K> {
@@ -601,7 +619,7 @@ impl<K, V> fmt::Debug for Keys<'_, K, V> {
 }
 
 /// The live values of a [`WeakValueMap`], from [`WeakValueMap::values`].
-pub struct Values<'a, K, V>(Snapshots<'a, Entry<K, V>, Gc<V>>);
+pub struct Values<'a, K, V>(Snapshots<'a, Entry<K, V>, Gc<V>, LiveValues>);
 
 impl<K, V> Iterator for Values<'_, K, V> {
     type Item = Gc<V>;

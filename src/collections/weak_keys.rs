@@ -12,7 +12,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::keying::Keying;
-use super::snapshot::Snapshots;
+use super::snapshot::{Extract, Snapshots};
 use super::table::{Hashed, Table};
 use crate::{DeathListener, Gc, Watch, Weak};
 
@@ -197,11 +197,10 @@ where
     }
 
     /// Iterates the entries, shard by shard (see `snapshot.rs` for the guarantees).
-    pub(crate) fn snapshots<T>(
+    pub(crate) fn snapshots<T, X: Extract<KeyEntry<K, P>, T>>(
         &self,
-        extract: fn(&KeyEntry<K, P>) -> Option<T>,
-    ) -> Snapshots<'_, KeyEntry<K, P>, T> {
-        Snapshots::new(&self.inner.table, extract)
+    ) -> Snapshots<'_, KeyEntry<K, P>, T, X> {
+        Snapshots::new(&self.inner.table)
     }
 
     /// Weak handles to the live keys, without the table's callbacks.
@@ -212,5 +211,15 @@ where
             out.extend(alive.iter().map(Gc::downgrade));
         }
         out
+    }
+}
+
+/// A live entry's key, upgraded.
+pub(crate) struct LiveKeys;
+
+impl<K, P> Extract<KeyEntry<K, P>, Gc<K>> for LiveKeys {
+    #[inline]
+    fn extract(e: &KeyEntry<K, P>) -> Option<Gc<K>> {
+        e.key.upgrade()
     }
 }
