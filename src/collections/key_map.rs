@@ -14,6 +14,8 @@ use crate::{Ephemeron, Gc, Weak};
 type Payload<K, V> = Arc<Ephemeron<K, V>>;
 /// A live key and its payload, as read under a shard lock.
 type Item<K, V> = (Gc<K>, Payload<K, V>);
+/// The map's entries in the weak-key table.
+type MapEntry<K, V> = KeyEntry<K, Payload<K, V>>;
 
 /// A concurrent map from weakly held key objects to values that live *through* their keys:
 /// Python's `weakref.WeakKeyDictionary`, for threads, and without its leak.
@@ -307,9 +309,9 @@ where
 /// A live key and its payload, read under a shard lock (upgrades and clones only).
 struct KeysAndPayloads;
 
-impl<K, V> Extract<KeyEntry<K, Payload<K, V>>, Item<K, V>> for KeysAndPayloads {
+impl<K, V> Extract<MapEntry<K, V>, Item<K, V>> for KeysAndPayloads {
     #[inline]
-    fn extract(e: &KeyEntry<K, Payload<K, V>>) -> Option<Item<K, V>> {
+    fn extract(e: &MapEntry<K, V>) -> Option<Item<K, V>> {
         e.key.upgrade().map(|key| (key, e.payload.clone()))
     }
 }
@@ -412,7 +414,7 @@ where
 }
 
 /// The live entries of a [`WeakKeyMap`], from [`WeakKeyMap::iter`].
-pub struct Iter<'a, K, V>(Snapshots<'a, KeyEntry<K, Payload<K, V>>, Item<K, V>, KeysAndPayloads>);
+pub struct Iter<'a, K, V>(Snapshots<'a, MapEntry<K, V>, Item<K, V>, KeysAndPayloads>);
 
 impl<K: Send + 'static, V: Send + Sync + 'static> Iterator for Iter<'_, K, V> {
     type Item = (Gc<K>, Gc<V>);
