@@ -414,3 +414,27 @@ fn listener_cancellation_racing_death() {
         assert_eq!(heap.counts().live, 0);
     });
 }
+
+/// A lookup races the value's death: it sees the live value or nothing, never a dropped one,
+/// and whichever thread drops the last handle removes the entry.
+#[test]
+fn a_value_map_lookup_racing_the_values_death() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let heap = Heap::new();
+        let map = Arc::new(weakling::WeakValueMap::<u32, Value>::new());
+        let v = Gc::new_in(Value::new(&drops), &heap);
+        map.insert(1, &v);
+        let m = map.clone();
+        let reader = thread::spawn(move || {
+            if let Some(found) = m.get(&1) {
+                assert_eq!(found.read(), 7, "a value found is alive");
+            }
+        });
+        drop(v);
+        reader.join().unwrap();
+        assert_eq!(map.len(), 0);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        assert_eq!(heap.counts().live, 0);
+    });
+}
