@@ -9,7 +9,8 @@
 //! | `gc.rs` | [`Gc`], the strong handle: creation, death and destruction |
 //! | `weak.rs` | [`Weak`], the weak handle, plain or carrying a callback |
 //! | `any.rs` | [`AnyGc`], a strong handle to a tracked object of any type |
-//! | `callbacks.rs` | the registry of death callbacks |
+//! | `callbacks.rs` | the registry of death callbacks and listeners ([`DeathListener`]) |
+//! | `watch.rs` | [`Watch`], the weak handle of a death listener's registration |
 //! | `ephemeron.rs` | values attached to a key object: conditional edges |
 //! | `deferred.rs` | destruction of deep structures without deep recursion |
 //! | `space.rs` | [`Heap`]: an object space, its tracked lists and counters |
@@ -43,6 +44,7 @@ pub(crate) mod pause;
 mod space;
 mod thread_state;
 mod trace;
+mod watch;
 mod weak;
 
 /// The raw layer the cycle collector works on: object headers and prefixes, lists, the
@@ -64,10 +66,12 @@ pub(crate) mod raw {
 }
 
 pub use any::AnyGc;
+pub use callbacks::DeathListener;
 pub use cell::{GcCell, GcCellMut, GcCellRef};
 pub use ephemeron::Ephemeron;
 pub use gc::Gc;
 pub use layout::{overhead_of, Overhead};
 pub use space::{Heap, HeapCounts};
 pub use trace::{Referents, Trace, Tracer};
+pub use watch::Watch;
 pub use weak::Weak;

@@ -9,7 +9,10 @@
 //! `weakling` gives Rust the same model:
 //!
 //! * [`Gc<T>`] — a strong handle; the value drops as soon as the last one goes.
-//! * [`Weak<T>`] — a weak handle; [`Gc::downgrade_with`] attaches a death callback.
+//! * [`Weak<T>`] — a weak handle; [`Gc::downgrade_with`] attaches a death callback,
+//!   [`Gc::downgrade_notify`] a [`DeathListener`] (one listener for many objects).
+//! * [`WeakValueMap`], [`WeakKeyMap`], [`WeakSet`] — Python's weak collections, concurrent,
+//!   with entries removed at their referent's death.
 //! * [`Heap`] — the object space, with counters; isolated heaps for isolated work.
 //! * [`Trace`] and `#[derive(Trace)]` — how objects tell the collector which handles they
 //!   own; [`GcCell`] for edges that change after construction.
@@ -47,6 +50,9 @@
 //! | `__del__` | `impl Drop`; for objects in cycles, also `#[trace(finalize = f)]` ([`Trace::finalize`]: runs before teardown, may resurrect) |
 //! | `self.attr = other` after `__init__` | a [`GcCell`] field |
 //! | `gc.collect()` | [`gc::collect()`] or [`Heap::collect`] |
+//! | `weakref.WeakValueDictionary()` | [`WeakValueMap::new()`](WeakValueMap::new) |
+//! | `weakref.WeakKeyDictionary()` | [`WeakKeyMap`] (by value) or [`WeakKeyIdMap`] (by identity) |
+//! | `weakref.WeakSet()` | [`WeakSet`] (by value) or [`WeakIdSet`] (by identity) |
 //! | `weakref.finalize(a, f)` | [`finalize(&a, f)`](finalize()), [`finalize_with`]; [`shutdown`] / [`ShutdownGuard`] at exit |
 //! | `weakref.WeakMethod(a.m)` | [`WeakMethod::new(&a, T::m)`](WeakMethod::new) |
 //! | `weakref.proxy(a)` | [`WeakProxy::new(&a)`](WeakProxy::new), errors as [`ReferenceError`] values |
@@ -60,6 +66,7 @@
 //! ## Module map
 //!
 //! * `heap` — the unsafe core: object layout, handles, callbacks, tracing, cells, the pause.
+//! * `collections` — the weak collections: [`WeakValueMap`], [`WeakKeyMap`], [`WeakSet`].
 //! * `collect` — the cycle collector; [`gc`] is Python's `gc` module for the default heap.
 //! * [`finalizer`] — the finalize registry; `weak_method`, `proxy` — the rest of `weakref`.
 //! * [`observer`] — subjects whose subscribers are held weakly.
@@ -74,6 +81,7 @@
 extern crate self as weakling;
 
 mod collect;
+pub mod collections;
 mod contain;
 pub mod finalizer;
 pub mod gc;
@@ -89,10 +97,11 @@ mod weak_method;
 struct ReadmeDoctests;
 
 pub use collect::{CallbackId, Collection, GenerationStats, Phase, GENERATIONS};
+pub use collections::{WeakIdSet, WeakKeyIdMap, WeakKeyMap, WeakSet, WeakValueMap};
 pub use finalizer::{finalize, finalize_with, shutdown, Finalizer, ShutdownGuard};
 pub use heap::{
-    overhead_of, AnyGc, Ephemeron, Gc, GcCell, GcCellMut, GcCellRef, Heap, HeapCounts, Overhead,
-    Referents, Trace, Tracer, Weak,
+    overhead_of, AnyGc, DeathListener, Ephemeron, Gc, GcCell, GcCellMut, GcCellRef, Heap,
+    HeapCounts, Overhead, Referents, Trace, Tracer, Watch, Weak,
 };
 pub use proxy::{ReferenceError, WeakProxy};
 pub use weak_method::{BoundMethod, WeakMethod};

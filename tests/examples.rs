@@ -36,6 +36,10 @@ const EXAMPLES: &[&str] = &[
     "observer",
     "event_bus",
     "tour",
+    "weak_value_cache",
+    "weak_key_extra",
+    "weak_set_observers",
+    "id_registry",
 ];
 
 /// The directory of the profile this test binary belongs to: `<target>/[<triple>/]<profile>`.
@@ -895,6 +899,118 @@ fn event_bus_components_come_and_go() {
             "  [orders] OrderPlaced { user: \"cy\", amount: 7 } -> 2 component(s)",
             "  orders: 2 live, delivered 5, pruned 1, panics 0",
             "  users: 2 live, delivered 3, pruned 0, panics 1",
+        ],
+    );
+}
+
+#[test]
+fn weak_value_cache_returns_the_same_object_then_a_fresh_one() {
+    assert_transcript(
+        "weak_value_cache",
+        &[
+            ">>> cache = weakref.WeakValueDictionary()",
+            ">>> obj1 = get_object(1)",
+            "Created 1",
+            ">>> obj2 = get_object(1)",
+            ">>> print(obj1 is obj2)",
+            "True",
+            ">>> obj3 = get_object(2)",
+            "Created 2",
+            ">>> print(dict(cache))",
+            "{1: <ExpensiveObject 1>, 2: <ExpensiveObject 2>}",
+            ">>> del obj1",
+            ">>> print(len(cache))",
+            "2",
+            ">>> del obj2",
+            "(ExpensiveObject 1 destroyed)",
+            ">>> print(dict(cache))",
+            "{2: <ExpensiveObject 2>}",
+            ">>> obj1 = get_object(1)",
+            "Created 1",
+            ">>> print(dict(cache))",
+            "{1: <ExpensiveObject 1>, 2: <ExpensiveObject 2>}",
+            ">>> del obj1, obj3",
+            "(ExpensiveObject 1 destroyed)",
+            "(ExpensiveObject 2 destroyed)",
+            ">>> print(dict(cache))",
+            "{}",
+        ],
+    );
+}
+
+#[test]
+fn weak_key_extra_data_goes_with_its_key_and_the_self_reference_is_collected() {
+    assert_transcript(
+        "weak_key_extra",
+        &[
+            ">>> extra_data = weakref.WeakKeyDictionary()",
+            ">>> user = User(\"Alice\")",
+            ">>> extra_data[user] = {\"score\": 100, \"level\": 5}",
+            ">>> print(extra_data[user])",
+            "{\"level\": 5, \"score\": 100}",
+            ">>> print(len(extra_data))",
+            "1",
+            ">>> del user",
+            "(User Alice destroyed)",
+            ">>> print(dict(extra_data))",
+            "{}",
+            ">>> d = weakref.WeakKeyDictionary()",
+            ">>> k = Node(\"k\")",
+            ">>> k_ref = weakref.ref(k)",
+            ">>> d[k] = Session(owner=k)",
+            ">>> del k",
+            ">>> print(len(d), k_ref() is None)",
+            "1 False",
+            ">>> gc.collect()",
+            "(Node k destroyed)",
+            ">>> print(len(d), k_ref() is None)",
+            "0 True",
+        ],
+    );
+}
+
+#[test]
+fn weak_set_observers_stop_being_notified_when_dropped() {
+    assert_transcript(
+        "weak_set_observers",
+        &[
+            ">>> subject = Subject()",
+            ">>> obs1 = Observer(\"Observer1\")",
+            ">>> obs2 = Observer(\"Observer2\")",
+            ">>> subject.register(obs1); subject.register(obs2)",
+            ">>> subject.notify_all(\"Hello\")",
+            "Observer1 received: Hello",
+            "Observer2 received: Hello",
+            ">>> del obs1",
+            "(Observer1 destroyed)",
+            ">>> print(len(subject._observers))",
+            "1",
+            ">>> subject.notify_all(\"World\")",
+            "Observer2 received: World",
+            ">>> del obs2",
+            "(Observer2 destroyed)",
+            ">>> subject.notify_all(\"Anyone?\")",
+        ],
+    );
+}
+
+#[test]
+fn id_registry_finds_live_objects_from_any_thread() {
+    assert_transcript(
+        "id_registry",
+        &[
+            ">>> registry = weakref.WeakValueDictionary()",
+            ">>> a = Widget(\"ok\"); b = Widget(\"cancel\")",
+            ">>> print(registry[2].label)  # from another thread",
+            "cancel",
+            ">>> del b",
+            ">>> print(registry.get(2))",
+            "None",
+            ">>> print(sorted(registry.keys()))",
+            "[1]",
+            ">>> for i in range(100): Widget(str(i))",
+            ">>> print(len(registry), registry[a.id].label)",
+            "1 ok",
         ],
     );
 }

@@ -436,3 +436,129 @@ fn an_emit_racing_an_unsubscribe_and_a_subscriber_drop() {
         assert_eq!(subject.stats().delivered, delivered as u64);
     });
 }
+
+/// A value's death callback races an insert of the same key on another thread: whichever
+/// order the model picks, the new entry stays, and the dead value's callback removes only
+/// its own entry (never the new one, never twice).
+#[test]
+fn a_value_map_death_callback_racing_an_insert_of_the_same_key() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let heap = Heap::new();
+        let map = Arc::new(weakling::WeakValueMap::<u32, Value>::new());
+        let old = Gc::new_in(Value::new(&drops), &heap);
+        map.insert(1, &old);
+        let new = Gc::new_in(Value::new(&drops), &heap);
+        let (m, n) = (map.clone(), new.clone());
+        let inserter = thread::spawn(move || {
+            // The old value, if still alive when replaced, is handed back alive.
+            if let Some(replaced) = m.insert(1, &n) {
+                assert_eq!(replaced.read(), 7);
+            }
+        });
+        drop(old); // its callback runs here, racing the insert
+        inserter.join().unwrap();
+        assert!(Gc::ptr_eq(&map.get(&1).expect("the new entry stays"), &new));
+        assert_eq!(map.len(), 1);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        drop(new);
+        assert_eq!(map.len(), 0);
+    });
+}
+
+/// A member's death races the insert of an equal object: the set keeps the first of two
+/// equal members, so the new one is in the set exactly when its insert said so, and the old
+/// member's callback never removes it.
+#[test]
+fn a_weak_set_member_dying_while_an_equal_one_is_inserted() {
+    model(|| {
+        let set = Arc::new(weakling::WeakSet::<u32>::new());
+        let old = Gc::new(1u32);
+        set.insert(&old);
+        let new = Gc::new(1u32);
+        let (s, n) = (set.clone(), new.clone());
+        let inserter = thread::spawn(move || s.insert(&n));
+        drop(old);
+        let inserted = inserter.join().unwrap();
+        assert_eq!(set.contains(&new), inserted);
+        assert_eq!(set.len(), usize::from(inserted));
+        drop(new);
+        assert_eq!(set.len(), 0);
+    });
+}
+
+/// Counts death notifications.
+#[derive(Default)]
+struct Notified(AtomicUsize);
+
+impl weakling::DeathListener for Notified {
+    fn object_died(&self, _: u64, _: *const ()) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A listener registration made on one thread while the object's last handle drops on
+/// another: the handle kept past the death sees exactly one notification.
+#[test]
+fn listener_registration_racing_death() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let listener = Arc::new(Notified::default());
+        let g1 = Gc::new(Value::new(&drops));
+        let g2 = g1.clone();
+        let l = listener.clone();
+        let registrant = thread::spawn(move || {
+            let w = Gc::downgrade_notify(&g2, &l, 1).unwrap();
+            drop(g2);
+            w
+        });
+        drop(g1);
+        let w = registrant.join().unwrap();
+        assert!(w.upgrade().is_none());
+        assert_eq!(listener.0.load(Ordering::SeqCst), 1);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// Cancelling a listener registration (dropping its last handle) races the object's death:
+/// at most one notification, the value dropped once, nothing left on the heap.
+#[test]
+fn listener_cancellation_racing_death() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let listener = Arc::new(Notified::default());
+        let heap = Heap::new();
+        let g = Gc::new_in(Value::new(&drops), &heap);
+        let w = Gc::downgrade_notify(&g, &listener, 1).unwrap();
+        let canceller = thread::spawn(move || drop(w));
+        drop(g);
+        canceller.join().unwrap();
+        assert!(listener.0.load(Ordering::SeqCst) <= 1);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        assert_eq!(heap.counts().live, 0);
+    });
+}
+
+/// A lookup races the value's death: it sees the live value or nothing, never a dropped one,
+/// and whichever thread drops the last handle removes the entry.
+#[test]
+fn a_value_map_lookup_racing_the_values_death() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let heap = Heap::new();
+        let map = Arc::new(weakling::WeakValueMap::<u32, Value>::new());
+        let v = Gc::new_in(Value::new(&drops), &heap);
+        map.insert(1, &v);
+        let m = map.clone();
+        let reader = thread::spawn(move || {
+            if let Some(found) = m.get(&1) {
+                assert_eq!(found.read(), 7, "a value found is alive");
+            }
+        });
+        drop(v);
+        reader.join().unwrap();
+        assert_eq!(map.len(), 0);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        assert_eq!(heap.counts().live, 0);
+    });
+}

@@ -41,12 +41,12 @@ use crate::sync::{global, AtomicUsize, CachePadded, Mutex, Ordering};
 /// [`Weak`](crate::Weak) handle (adopting one handle count) before calling the user's code.
 pub(crate) type ErasedCallback = Box<dyn FnOnce(Arc<Registration>) + Send>;
 
-/// One weak reference with a death callback.
+/// One weak reference with a death callback or a death listener.
 pub(crate) struct Registration {
     target: NonNull<Header>,
     /// The `Weak` handles that share this registration.
     handles: AtomicUsize,
-    callback: Mutex<Option<ErasedCallback>>,
+    action: Action,
     /// Releases the registration's weak reference on `target` (frees the box if last).
     release_target: unsafe fn(NonNull<Header>),
     /// A finalizer: when its object dies in cyclic garbage, it runs in the collector's
@@ -54,8 +54,47 @@ pub(crate) struct Registration {
     finalizer: bool,
 }
 
+/// What a registration does at its object's death.
+enum Action {
+    /// A user closure, run at most once; taken out under the lock by whichever of the death
+    /// and the cancellation comes first.
+    Callback(Mutex<Option<ErasedCallback>>),
+    /// A [`DeathListener`] told `(token, object)`. Nothing to take out: the death notifies
+    /// only while it holds a handle, so a cancellation (all handles gone) and a notification
+    /// never overlap, and the registration is in the table at most once.
+    Listener { listener: std::sync::Weak<dyn DeathListener>, token: u64, object: *const () },
+}
+
+/// Something told when objects it watches die, without a closure per object: the cheap form
+/// of a death callback, for structures that watch many objects (the weak collections watch
+/// every entry's referent this way). Registered with
+/// [`Gc::downgrade_notify`](crate::Gc::downgrade_notify).
+///
+/// A registration holds its listener **weakly**: it never keeps the listener alive, and a
+/// death after the listener is gone notifies nobody.
+///
+/// # When `object_died` runs
+///
+/// Exactly as a [`Gc::downgrade_with`](crate::Gc::downgrade_with) callback would: once, on
+/// the thread that drops the object's last strong handle (or that runs the collection that
+/// frees it), after every weak handle to the object stopped upgrading and before its value
+/// is dropped, newest registration first among the object's callbacks and listeners; never
+/// if every clone of the registration's handle was dropped first.
+///
+/// It may do anything a callback may: lock the listener's own locks (no lock of the heap's
+/// is held), allocate, drop handles, register more. A panic in it is caught and reported
+/// with `tracing::error!`, and the other callbacks still run. The caller of the drop that
+/// triggered it must not hold a lock that `object_died` takes, or it deadlocks.
+pub trait DeathListener: Send + Sync + 'static {
+    /// The object registered with `token` died. `object` is its address as
+    /// [`Gc::as_ptr`](crate::Gc::as_ptr) gave it (cast to `*const ()`): an identity to
+    /// compare, never to read through.
+    fn object_died(&self, token: u64, object: *const ());
+}
+
 // SAFETY: `target` is only an address whose box the registration keeps allocated (by its weak
-// reference) while handles exist; the callback is `Send` and behind a mutex.
+// reference) while handles exist; the callback is `Send` and behind a mutex; the listener is
+// `Send + Sync`, and `object` is an identity that is never read through.
 unsafe impl Send for Registration {}
 // SAFETY: as above; all shared state is atomic or locked.
 unsafe impl Sync for Registration {}
@@ -72,9 +111,27 @@ impl Registration {
         Registration {
             target,
             handles: AtomicUsize::new(1),
-            callback: Mutex::new(Some(callback)),
+            action: Action::Callback(Mutex::new(Some(callback))),
             release_target,
             finalizer,
+        }
+    }
+
+    /// A registration with one handle that notifies `listener`. The caller has already added
+    /// the weak reference on `target` that the registration now owns.
+    pub(crate) fn with_listener(
+        target: NonNull<Header>,
+        release_target: unsafe fn(NonNull<Header>),
+        listener: std::sync::Weak<dyn DeathListener>,
+        token: u64,
+        object: *const (),
+    ) -> Registration {
+        Registration {
+            target,
+            handles: AtomicUsize::new(1),
+            action: Action::Listener { listener, token, object },
+            release_target,
+            finalizer: false,
         }
     }
 
@@ -110,9 +167,11 @@ impl Registration {
         if self.handles.fetch_sub(1, Ordering::AcqRel) != 1 {
             return;
         }
-        let unrun = self.callback.lock().take();
-        if unrun.is_some() {
-            contained("dropping a cancelled weak-reference callback", || drop(unrun));
+        if let Action::Callback(callback) = &self.action {
+            let unrun = callback.lock().take();
+            if unrun.is_some() {
+                contained("dropping a cancelled weak-reference callback", || drop(unrun));
+            }
         }
         // SAFETY: the registration owned this weak reference since `new`, and this is the one
         // place it is released (handles reached zero once, and never rise again from zero).
@@ -126,7 +185,23 @@ impl Registration {
 
 const SHARDS: usize = 64;
 
-type Entries = HashMap<usize, Vec<Arc<Registration>>, ahash::RandomState>;
+/// The registrations of one object, in registration order; most objects have one, which
+/// then needs no allocation of its own.
+enum List {
+    One(Arc<Registration>),
+    Many(Vec<Arc<Registration>>),
+}
+
+impl List {
+    fn into_vec(self) -> Vec<Arc<Registration>> {
+        match self {
+            List::One(one) => vec![one],
+            List::Many(many) => many,
+        }
+    }
+}
+
+type Entries = HashMap<usize, List, ahash::RandomState>;
 
 global! {
     static REGISTRY: Box<[CachePadded<Mutex<Entries>>]> =
@@ -153,18 +228,49 @@ pub(crate) unsafe fn register(registration: Arc<Registration>) -> bool {
     if header.flags(Ordering::Acquire) & TORN_DOWN != 0 {
         return false;
     }
-    header.set_flags(HAS_CALLBACKS);
-    let list = entries.entry(target.as_ptr() as usize).or_default();
-    if list.len() >= 8 && list.len().is_power_of_two() {
-        list.retain(|r| !r.is_cancelled());
+    if header.flags(Ordering::Relaxed) & HAS_CALLBACKS == 0 {
+        header.set_flags(HAS_CALLBACKS);
     }
-    list.push(registration);
+    match entries.entry(target.as_ptr() as usize) {
+        std::collections::hash_map::Entry::Vacant(slot) => {
+            slot.insert(List::One(registration));
+        }
+        std::collections::hash_map::Entry::Occupied(mut slot) => {
+            let list = slot.get_mut();
+            if let List::One(first) = list {
+                if first.is_cancelled() {
+                    *first = registration;
+                    return true;
+                }
+                let first = first.clone();
+                *list = List::Many(vec![first]);
+            }
+            let List::Many(list) = list else { unreachable!("made a list above") };
+            if list.len() >= 8 && list.len().is_power_of_two() {
+                list.retain(|r| !r.is_cancelled());
+            }
+            list.push(registration);
+        }
+    }
     true
 }
 
 /// Takes every registration of a dead (or condemned) object out of the table.
 pub(crate) fn take(target: NonNull<Header>) -> Vec<Arc<Registration>> {
-    shard(target).lock().remove(&(target.as_ptr() as usize)).unwrap_or_default()
+    take_list(target).map_or_else(Vec::new, List::into_vec)
+}
+
+fn take_list(target: NonNull<Header>) -> Option<List> {
+    shard(target).lock().remove(&(target.as_ptr() as usize))
+}
+
+/// Takes the registrations of a dead object out of the table and runs them, as [`fire`].
+pub(crate) fn take_and_fire(target: NonNull<Header>) {
+    match take_list(target) {
+        None => {}
+        Some(List::One(one)) => fire_one(one),
+        Some(List::Many(many)) => fire(many),
+    }
 }
 
 /// Takes the finalizer registrations of a condemned object out of the table, leaving the
@@ -173,35 +279,62 @@ pub(crate) fn take_finalizers(target: NonNull<Header>) -> Vec<Arc<Registration>>
     let mut entries = shard(target).lock();
     let addr = target.as_ptr() as usize;
     let Some(list) = entries.get_mut(&addr) else { return Vec::new() };
-    let mut taken = Vec::new();
-    list.retain(|r| {
-        if r.finalizer {
-            taken.push(Arc::clone(r));
+    match list {
+        List::One(one) if one.finalizer => {
+            entries.remove(&addr).map_or_else(Vec::new, List::into_vec)
         }
-        !r.finalizer
-    });
-    if list.is_empty() {
-        entries.remove(&addr);
+        List::One(_) => Vec::new(),
+        List::Many(many) => {
+            let mut taken = Vec::new();
+            many.retain(|r| {
+                if r.finalizer {
+                    taken.push(Arc::clone(r));
+                }
+                !r.finalizer
+            });
+            if many.is_empty() {
+                entries.remove(&addr);
+            }
+            taken
+        }
     }
-    taken
 }
 
 /// Runs the callbacks of `registrations` (in registration order as taken), newest first,
 /// skipping cancelled ones; a panic in one is reported and the rest still run.
 pub(crate) fn fire(registrations: Vec<Arc<Registration>>) {
     for registration in registrations.into_iter().rev() {
-        // Hold a handle while deciding, so that a concurrent last drop cannot cancel (and
-        // release the weak reference) under the callback's feet.
-        if !registration.try_acquire_handle() {
-            continue;
-        }
-        let callback = registration.callback.lock().take();
-        match callback {
-            // The callback adopts the handle acquired above.
-            Some(callback) => {
-                contained("weak reference callback", || callback(registration));
+        fire_one(registration);
+    }
+}
+
+fn fire_one(registration: Arc<Registration>) {
+    // Hold a handle while deciding, so that a concurrent last drop cannot cancel (and
+    // release the weak reference) under the callback's feet.
+    if !registration.try_acquire_handle() {
+        return;
+    }
+    match &registration.action {
+        Action::Callback(callback) => {
+            let callback = callback.lock().take();
+            match callback {
+                // The callback adopts the handle acquired above.
+                Some(callback) => {
+                    contained("weak reference callback", || callback(registration));
+                }
+                None => registration.release_handle(),
             }
-            None => registration.release_handle(),
+        }
+        Action::Listener { listener, token, object } => {
+            // The handle acquired above keeps this registration from being cancelled while
+            // the listener runs; the table held it once, so it is notified at most once.
+            if let Some(listener) = listener.upgrade() {
+                contained("death listener", || listener.object_died(*token, *object));
+                // Dropped outside `contained`'s report but still contained: a listener's
+                // last strong reference may go here.
+                contained("dropping a death listener", || drop(listener));
+            }
+            registration.release_handle();
         }
     }
 }

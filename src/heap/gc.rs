@@ -357,7 +357,7 @@ impl<T> Gc<T> {
         // SAFETY: header allocated; object dead, so no one else reaches the callbacks.
         let flags = unsafe { header.as_ref() }.flags(Ordering::Acquire);
         if flags & HAS_CALLBACKS != 0 {
-            callbacks::fire(callbacks::take(header));
+            callbacks::take_and_fire(header);
         }
         if flags & HAS_ATTACHMENTS != 0 {
             contained("dropping values attached to a dead key", || drop(take_attached(header)));
@@ -396,7 +396,7 @@ pub(crate) unsafe fn destroy_object(
     let h = unsafe { header.as_ref() };
     let flags = h.flags(Ordering::Acquire);
     if flags & HAS_CALLBACKS != 0 {
-        callbacks::fire(callbacks::take(header));
+        callbacks::take_and_fire(header);
     }
     if flags & HAS_ATTACHMENTS != 0 {
         contained("dropping values attached to a dead key", || drop(take_attached(header)));
@@ -502,10 +502,77 @@ impl<T: Send + 'static> Gc<T> {
         });
         let registration =
             Arc::new(Registration::new(header, release_weak::<T>, erased, finalizer));
-        // SAFETY: `this` is a strong handle to the target. When the collector has already
-        // condemned the object nothing is registered: the handle is dead from the start.
+        // SAFETY: `this` is a strong handle to the target. When the collector is already
+        // tearing the object down nothing is registered: the handle is dead from the start.
         unsafe { callbacks::register(Arc::clone(&registration)) };
         Weak::from_registration(registration, tracked)
+    }
+
+    /// A weak handle ([`Watch`](crate::Watch)) whose registration tells `listener` when the
+    /// object dies:
+    /// `listener.object_died(token, Gc::as_ptr(this).cast())`. The cheap form of
+    /// [`Gc::downgrade_with`] for a structure that watches many objects: no closure is
+    /// allocated, and one listener serves every registration.
+    ///
+    /// Everything [`Gc::downgrade_with`] says about its callback holds for the notification
+    /// (when it runs, in which order, that it does not run once every clone of the returned
+    /// handle is dropped, panics contained); see [`DeathListener`](crate::DeathListener). The
+    /// registration holds `listener` only weakly.
+    ///
+    /// Returns `None`, registering nothing, when the cycle collector is already tearing the
+    /// object down: it is dead, and no notification would ever come. Only code that a
+    /// collection runs (the `Drop` of a member of a freed cycle, holding a handle to another
+    /// member) can see that. (An object whose finalizers are running is condemned but may
+    /// still be resurrected: registering on it works.)
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use weakling::{DeathListener, Gc};
+    ///
+    /// #[derive(Default)]
+    /// struct Deaths(Mutex<Vec<u64>>);
+    /// impl DeathListener for Deaths {
+    ///     fn object_died(&self, token: u64, _object: *const ()) {
+    ///         self.0.lock().unwrap().push(token);
+    ///     }
+    /// }
+    ///
+    /// let deaths = Arc::new(Deaths::default());
+    /// let a = Gc::new(1);
+    /// let b = Gc::new(2);
+    /// let wa = Gc::downgrade_notify(&a, &deaths, 10).unwrap();
+    /// let wb = Gc::downgrade_notify(&b, &deaths, 20).unwrap();
+    /// drop(b);
+    /// drop(wa); // cancels the registration on `a`
+    /// drop(a);
+    /// assert_eq!(*deaths.0.lock().unwrap(), [20]);
+    /// assert!(wb.upgrade().is_none());
+    /// ```
+    #[must_use = "the registration is cancelled when the returned handle is dropped"]
+    pub fn downgrade_notify<L: callbacks::DeathListener>(
+        this: &Gc<T>,
+        listener: &Arc<L>,
+        token: u64,
+    ) -> Option<super::watch::Watch<T>> {
+        let header = Gc::header_ptr(this);
+        let tracked = Gc::is_tracked(this);
+        // The registration's own weak reference on the box.
+        this.header().inc_weak();
+        let listener: std::sync::Weak<L> = Arc::downgrade(listener);
+        let listener: std::sync::Weak<dyn callbacks::DeathListener> = listener;
+        let object = Gc::as_ptr(this).cast::<()>();
+        let registration = Arc::new(Registration::with_listener(
+            header,
+            release_weak::<T>,
+            listener,
+            token,
+            object,
+        ));
+        // SAFETY: as in `downgrade_with`.
+        let registered = unsafe { callbacks::register(Arc::clone(&registration)) };
+        // Dropped at once when refused: that releases the registration's weak reference.
+        let watch = super::watch::Watch::new(Weak::from_registration(registration, tracked));
+        registered.then_some(watch)
     }
 }
 

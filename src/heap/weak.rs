@@ -106,6 +106,16 @@ impl<T> Weak<T> {
         self.raw.as_ptr().map_addr(|a| a & !TAGS).cast::<Registration>()
     }
 
+    /// A plain handle to the same object that owns **no** weak reference: it borrows this
+    /// handle's. The caller must never drop it (wrap it in `ManuallyDrop`) and must not use
+    /// it after this handle is gone.
+    pub(crate) fn borrowed_plain(&self) -> Weak<T> {
+        match self.target() {
+            None => Weak::new(),
+            Some(header) => Weak::from_header(header, self.raw.addr().get() & TRACKED != 0),
+        }
+    }
+
     /// The header of the observed object, if any.
     pub(crate) fn target(&self) -> Option<NonNull<Header>> {
         match self.kind() {
@@ -167,6 +177,28 @@ impl<T> Weak<T> {
         } else {
             // Less the strong handles' shared one; may lag a concurrent last drop by one.
             h.raw_weak_count().saturating_sub(1)
+        }
+    }
+
+    /// The address of the observed value, as [`Gc::as_ptr`] gives it (Python's `id(obj)`),
+    /// also after the object died (the address then identifies it but must not be read);
+    /// a dangling, well-aligned pointer for [`Weak::new`].
+    ///
+    /// ```
+    /// use weakling::Gc;
+    ///
+    /// let g = Gc::new(5);
+    /// let w = Gc::downgrade(&g);
+    /// assert_eq!(w.as_ptr(), Gc::as_ptr(&g));
+    /// ```
+    #[inline]
+    #[must_use]
+    pub fn as_ptr(&self) -> *const T {
+        match self.target() {
+            None => NonNull::<T>::dangling().as_ptr(),
+            // SAFETY: this handle keeps the box allocated; the place is only projected, not
+            // read.
+            Some(h) => unsafe { &raw const (*h.cast::<GcBox<T>>().as_ptr()).value },
         }
     }
 
