@@ -419,7 +419,17 @@ impl Registry {
 
     fn remove(&self, id: u64) {
         // The entry is dropped outside the lock: it may be the last owner of a callback.
-        let removed = self.shard(id).lock().remove(&id);
+        let removed = {
+            let mut shard = self.shard(id).lock();
+            let removed = shard.remove(&id);
+            // A table emptied after a burst gives its memory back: lookups in a large, sparse
+            // table would miss the cache on every call.
+            let len = shard.len();
+            if shard.capacity() > 64 && len < shard.capacity() / 8 {
+                shard.shrink_to(len * 2);
+            }
+            removed
+        };
         drop(removed);
     }
 

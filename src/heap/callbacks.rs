@@ -261,7 +261,15 @@ pub(crate) fn take(target: NonNull<Header>) -> Vec<Arc<Registration>> {
 }
 
 fn take_list(target: NonNull<Header>) -> Option<List> {
-    shard(target).lock().remove(&(target.as_ptr() as usize))
+    let mut entries = shard(target).lock();
+    let taken = entries.remove(&(target.as_ptr() as usize));
+    // A table emptied after a burst of registrations gives its memory back: lookups in a
+    // large, sparse table miss the cache on every death.
+    let len = entries.len();
+    if entries.capacity() > 64 && len < entries.capacity() / 8 {
+        entries.shrink_to(len * 2);
+    }
+    taken
 }
 
 /// Takes the registrations of a dead object out of the table and runs them, as [`fire`].
