@@ -31,13 +31,13 @@ struct Obj {
 fn bytes_per_finalizer() {
     const N: usize = 1_000_000;
     let objects: Vec<Gc<Obj>> = (0..N as u64).map(|k| Gc::new_leaf(Obj { k })).collect();
-    let before = counting_alloc::live_bytes();
-    let finalizers: Vec<_> = objects.iter().map(|o| finalize(o, || ())).collect();
-    drop(finalizers); // handles dropped: the registrations stay
-    let after = counting_alloc::live_bytes();
+    let ((), bytes) = counting_alloc::allocated_by(|| {
+        let finalizers: Vec<_> = objects.iter().map(|o| finalize(o, || ())).collect();
+        drop(finalizers); // handles dropped: the registrations stay
+    });
     println!(
         "finalize: {:.1} bytes per live finalizer ({N} registered, handles dropped)",
-        (after - before) as f64 / N as f64
+        bytes as f64 / N as f64
     );
     drop(objects);
 }

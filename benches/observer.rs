@@ -43,14 +43,14 @@ fn bytes_per_subscription() {
     const N: usize = 1_000_000;
     let subject = Subject::<u64>::new();
     let objects: Vec<Gc<Tally>> = (0..N).map(|_| Gc::new_leaf(Tally(AtomicU64::new(0)))).collect();
-    let before = counting_alloc::live_bytes();
-    for o in &objects {
-        drop(subject.subscribe(o));
-    }
-    let after = counting_alloc::live_bytes();
+    let ((), bytes) = counting_alloc::allocated_by(|| {
+        for o in &objects {
+            drop(subject.subscribe(o));
+        }
+    });
     println!(
         "observer: {:.1} bytes per subscription ({N} on one subject, handles dropped)",
-        (after - before) as f64 / N as f64
+        bytes as f64 / N as f64
     );
     drop(objects);
 }
