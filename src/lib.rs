@@ -67,6 +67,7 @@
 // Lets `#[derive(Trace)]`, which names `::weakling`, work inside this crate too.
 extern crate self as weakling;
 
+pub mod cache;
 mod collect;
 mod contain;
 pub mod gc;
