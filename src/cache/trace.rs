@@ -23,8 +23,8 @@ pub enum TraceFormat {
 impl TraceFormat {
     /// The format a file most likely has, from its name (with any compression suffix
     /// already removed by the caller or not) and its decompressed bytes: `.lis` files are
-    /// ARC traces; text (digits, spaces, newlines and `*`) is one key per line; anything
-    /// else is cache2k's binary format.
+    /// ARC traces; printable text is one key per line (so a typo is reported as a bad line);
+    /// anything else is cache2k's binary format.
     #[must_use]
     pub fn detect(name: &str, data: &[u8]) -> TraceFormat {
         let base = name.rsplit('/').next().unwrap_or(name);
@@ -32,7 +32,7 @@ impl TraceFormat {
             return TraceFormat::Arc;
         }
         let sample = &data[..data.len().min(4096)];
-        let text = sample.iter().all(|&b| b.is_ascii_digit() || b" \t\r\n*-".contains(&b));
+        let text = sample.iter().all(|&b| b.is_ascii_graphic() || b" \t\r\n".contains(&b));
         if text {
             TraceFormat::Lines
         } else {

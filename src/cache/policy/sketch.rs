@@ -22,8 +22,13 @@ const SEEDS: [u64; 4] =
     [0xc3a5_c85c_97cb_3127, 0xb492_b66f_be98_f273, 0x9ae1_6a3b_2f90_404f, 0xcbf2_9ce4_8422_2325];
 
 fn mix(hash: u64, seed: u64) -> u64 {
-    let h = (hash ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    h ^ (h >> 31)
+    // SplitMix64's finalizer: every input bit reaches every output bit. (A single multiply
+    // leaves the low bits depending on the low bits only, and block traces have sequential
+    // keys: the loop trace lost a point to the collisions.)
+    let mut z = hash ^ seed;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 impl Sketch {
