@@ -7,10 +7,22 @@
 //! * [`trace`]: readers for the trace formats of the cache literature.
 //! * [`workload`]: seeded synthetic workloads (Zipf, Zipf with scans).
 
-#[allow(dead_code)] // the parts only `Cache` uses arrive with it
+mod builder;
+mod clock;
+mod flight;
 mod policy;
+mod removal;
+mod shard;
 pub mod simulate;
+mod stats;
 pub mod trace;
+mod two_tier;
+mod weak_tier;
 pub mod workload;
 
+pub use builder::CacheBuilder;
+pub use clock::{Clock, MockClock, SystemClock};
 pub use policy::Policy;
+pub use removal::RemovalCause;
+pub use stats::CacheStats;
+pub use two_tier::Cache;

@@ -33,6 +33,7 @@ pub(crate) trait Eviction<K>: Send {
     fn remove(&mut self, handle: Handle) -> K;
 
     /// The resident key at `handle`.
+    #[cfg(test)]
     fn key(&self, handle: Handle) -> &K;
 
     /// Sum of the resident weights.

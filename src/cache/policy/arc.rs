@@ -144,6 +144,7 @@ impl<K: Send> Eviction<K> for Arc<K> {
         self.slab.release(handle)
     }
 
+    #[cfg(test)]
     fn key(&self, handle: Handle) -> &K {
         self.slab.node(handle).key.as_ref().expect("resident")
     }

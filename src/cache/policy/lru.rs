@@ -41,6 +41,7 @@ impl<K: Send> Eviction<K> for Lru<K> {
         self.slab.release(handle)
     }
 
+    #[cfg(test)]
     fn key(&self, handle: Handle) -> &K {
         self.slab.node(handle).key.as_ref().expect("resident")
     }

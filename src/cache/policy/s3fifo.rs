@@ -112,6 +112,7 @@ impl<K: Send> Eviction<K> for S3Fifo<K> {
         self.slab.release(handle)
     }
 
+    #[cfg(test)]
     fn key(&self, handle: Handle) -> &K {
         self.slab.node(handle).key.as_ref().expect("resident")
     }

@@ -63,6 +63,7 @@ impl<K: Send> Eviction<K> for Sieve<K> {
         self.slab.release(handle)
     }
 
+    #[cfg(test)]
     fn key(&self, handle: Handle) -> &K {
         self.slab.node(handle).key.as_ref().expect("resident")
     }
