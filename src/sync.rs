@@ -47,6 +47,23 @@ impl<T> Mutex<T> {
     }
 }
 
+/// The calling thread's identity (loom's model threads share one OS thread).
+#[cfg(not(weakling_loom))]
+pub(crate) fn thread_id() -> std::thread::ThreadId {
+    std::thread::current().id()
+}
+
+/// The calling thread's identity (loom's model threads share one OS thread).
+#[cfg(weakling_loom)]
+pub(crate) fn thread_id() -> loom::thread::ThreadId {
+    loom::thread::current().id()
+}
+
+#[cfg(not(weakling_loom))]
+pub(crate) type ThreadId = std::thread::ThreadId;
+#[cfg(weakling_loom)]
+pub(crate) type ThreadId = loom::thread::ThreadId;
+
 /// A condition variable paired with [`Mutex`].
 #[derive(Debug, Default)]
 pub(crate) struct Condvar(

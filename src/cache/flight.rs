@@ -22,9 +22,8 @@
 
 use std::any::Any;
 use std::sync::Arc;
-use std::thread::ThreadId;
 
-use crate::sync::{Condvar, Mutex};
+use crate::sync::{thread_id, Condvar, Mutex, ThreadId};
 use crate::Gc;
 
 /// How a load ended.
@@ -54,11 +53,7 @@ pub(crate) struct Flight<V> {
 impl<V> Flight<V> {
     /// A flight led by the calling thread.
     pub(crate) fn new() -> Flight<V> {
-        Flight {
-            outcome: Mutex::new(None),
-            done: Condvar::new(),
-            leader: std::thread::current().id(),
-        }
+        Flight { outcome: Mutex::new(None), done: Condvar::new(), leader: thread_id() }
     }
 
     /// Publishes the outcome and wakes every waiter. Called once, by the leader.
@@ -75,7 +70,7 @@ impl<V> Flight<V> {
     /// for itself forever).
     pub(crate) fn wait(&self) -> Outcome<V> {
         assert!(
-            self.leader != std::thread::current().id(),
+            self.leader != thread_id(),
             "a cache loader looked up the key it is loading (it would wait for itself)"
         );
         let mut guard = self.outcome.lock();
