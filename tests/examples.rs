@@ -32,6 +32,8 @@ const EXAMPLES: &[&str] = &[
     "leak_hunt",
     "tour",
     "hitrate",
+    "get_object",
+    "cached_loader",
 ];
 
 /// The directory of the profile this test binary belongs to: `<target>/[<triple>/]<profile>`.
@@ -849,4 +851,78 @@ fn hitrate_replays_tiny_traces_in_every_format() {
     std::fs::write(&fake, "1\n").unwrap();
     let (ok, _, stderr) = run_hitrate(&["-q".as_ref(), fake.as_os_str()]);
     assert!(!ok && stderr.contains("fake.gz: named .gz but not in that format"), "{stderr}");
+}
+
+#[test]
+fn get_object_creates_once_per_use_in_python_and_once_in_all_with_two_tiers() {
+    assert_transcript(
+        "get_object",
+        &[
+            ">>> obj1 = get_object(1)",
+            "Created 1",
+            ">>> obj2 = get_object(1)",
+            ">>> print(obj1 is obj2)",
+            "True",
+            ">>> del obj1, obj2",
+            "ExpensiveObject 1 destroyed",
+            ">>> print(dict(cache))",
+            "{}  (strong 0, weak 0)",
+            ">>> obj1 = get_object(1)",
+            "Created 1",
+            "ExpensiveObject 1 destroyed",
+            ">>> obj1 = get_object(1)",
+            "Created 1",
+            ">>> del obj1",
+            ">>> obj1 = get_object(1)",
+            ">>> obj2, obj3 = get_object(2), get_object(3)",
+            "Created 2",
+            "Created 3",
+            ">>> get_object(1) is obj1",
+            "True",
+            ">>> cache statistics",
+            "strong hits 1, weak hits 1, misses 3, loads 3",
+            ">>> del obj1, again, obj2, obj3",
+            "ExpensiveObject 2 destroyed",
+            ">>> (strong entries, weak entries alive)",
+            "(2, 0)",
+            ">>> cache.invalidate(3); cache.invalidate(1)",
+            "ExpensiveObject 3 destroyed",
+            "ExpensiveObject 1 destroyed",
+        ],
+    );
+}
+
+#[test]
+fn cached_loader_loads_once_per_key_across_threads_and_shares_errors() {
+    assert_transcript(
+        "cached_loader",
+        &[
+            ">>> data1 = CachedLoader.load(\"key1\")",
+            "Loading key1...",
+            ">>> data2 = CachedLoader.load(\"key1\")",
+            ">>> del data1",
+            ">>> data3 = CachedLoader.load(\"key1\")",
+            ">>> data3",
+            "{'data': 'key1'}",
+            ">>> del data2, data3",
+            ">>> data4 = CachedLoader.load(\"key1\")",
+            "Loading key1...",
+            ">>> data1 = CachedLoader.load(\"key1\")",
+            "Loading key1...",
+            ">>> del data1",
+            ">>> data2 = CachedLoader.load(\"key1\")",
+            "{'data': 'key1'}",
+            "Loading key2...",
+            ">>> all four got the same object",
+            "True",
+            ">>> CachedLoader.try_load(\"key3\") while the backend is down",
+            "Loading key3...",
+            "error: key3: backend unavailable",
+            ">>> CachedLoader.try_load(\"key3\") once it is back",
+            "Loading key3...",
+            "{'data': 'key3'}",
+            ">>> statistics",
+            "lookups 8 (hits + misses), loads 3, load failures 1",
+        ],
+    );
 }
