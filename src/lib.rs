@@ -47,6 +47,7 @@
 //! | `__del__` | `impl Drop` |
 //! | `self.attr = other` after `__init__` | a [`GcCell`] field |
 //! | `gc.collect()` | [`gc::collect()`] or [`Heap::collect`] |
+//! | a `WeakValueDictionary` cache of expensive objects | [`cache::Cache`] (a strong tier too) |
 //!
 //! ## Thread safety
 //!
@@ -56,6 +57,8 @@
 //! ## Module map
 //!
 //! * `heap` — the unsafe core: object layout, handles, callbacks, tracing, cells, the pause.
+//! * [`cache`] — the expensive-object cache (strong and weak tiers, single-flight loading),
+//!   its policies, and hit-rate measurement.
 //! * `collect` — the cycle collector; [`gc`] is Python's `gc` module for the default heap.
 //! * `sync` — the atomics and locks (swapped for loom's under `--cfg weakling_loom`).
 //! * `contain` — containment and reporting of panics in user code.
