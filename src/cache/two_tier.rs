@@ -229,6 +229,7 @@ where
     }
 
     /// Whether `key` is findable in either tier right now; counts nothing and changes nothing.
+    /// Takes one shard's lock briefly and runs no user code besides the key's `Hash`/`Eq`.
     #[must_use]
     pub fn contains_key<Q>(&self, key: &Q) -> bool
     where
@@ -440,7 +441,8 @@ where
 
     /// Empties both tiers (every strong entry reported as
     /// [`Explicit`](super::RemovalCause::Explicit)) and forgets the policy's history. Shards
-    /// are emptied one at a time: an insertion racing with this call may survive it.
+    /// are emptied one at a time: an insertion racing with this call may survive it. The
+    /// listener runs after each shard's lock is released and may call the cache.
     pub fn invalidate_all(&self) {
         for shard in self.inner.shards.iter() {
             let mut pending = Vec::new();
@@ -450,7 +452,8 @@ where
     }
 
     /// Removes every expired entry now (lookups remove expired entries they meet; this sweeps
-    /// the rest), reporting each strong one as [`Expired`](super::RemovalCause::Expired).
+    /// the rest), reporting each strong one as [`Expired`](super::RemovalCause::Expired). The
+    /// listener runs after each shard's lock is released and may call the cache.
     pub fn remove_expired(&self) {
         if !self.inner.expiry.enabled() {
             return;
@@ -494,7 +497,8 @@ where
     }
 
     /// A snapshot of the statistics, summed over the shards (each read under its lock, so the
-    /// sum is consistent per shard, not across shards while other threads run).
+    /// sum is consistent per shard, not across shards while other threads run). Safe to call
+    /// from a loader or listener.
     #[must_use]
     pub fn stats(&self) -> CacheStats {
         let mut stats = CacheStats::default();
