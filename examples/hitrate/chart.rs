@@ -63,7 +63,13 @@ pub fn render(panels: &[Panel]) -> String {
             .flat_map(|s| s.points.iter().copied())
             .fold(0.0f64, f64::max)
             .max(1.0);
-        let ymax = ((ymax / 10.0).ceil() * 10.0).min(100.0);
+        // Round gridlines: the smallest step that needs at most six of them.
+        let step = [1.0, 2.0, 5.0, 10.0, 20.0]
+            .into_iter()
+            .find(|s| (ymax / s).ceil() <= 6.0)
+            .unwrap_or(20.0);
+        let ticks = (ymax / step).ceil().min(100.0 / step) as u32;
+        let ymax = f64::from(ticks) * step;
         let y_of = |r: f64| y0 + TOP + ph - r / ymax * ph;
         let _ = writeln!(
             svg,
@@ -73,8 +79,8 @@ pub fn render(panels: &[Panel]) -> String {
             escape(&panel.title)
         );
         // Axes, grid and labels.
-        for i in 0..=5 {
-            let r = ymax * f64::from(i) / 5.0;
+        for i in 0..=ticks {
+            let r = step * f64::from(i);
             let y = y_of(r);
             let _ = writeln!(
                 svg,
@@ -115,9 +121,11 @@ pub fn render(panels: &[Panel]) -> String {
                 .map(|(&c, &r)| format!("{:.1},{:.1}", x_of(c as f64), y_of(r)))
                 .collect();
             let dash = if s.name.starts_with("belady") { r#" stroke-dasharray="6 4""# } else { "" };
+            // The first series is weakling's default policy: drawn heavier.
+            let width = if i == 0 { 3.5 } else { 2.0 };
             let _ = writeln!(
                 svg,
-                r#"<polyline fill="none" stroke="{color}" stroke-width="2"{dash} points="{}"/>"#,
+                r#"<polyline fill="none" stroke="{color}" stroke-width="{width}"{dash} points="{}"/>"#,
                 points.join(" ")
             );
             for pt in &points {
