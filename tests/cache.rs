@@ -475,3 +475,34 @@ fn every_policy_serves_a_mixed_workload_from_many_threads_and_the_counts_add_up(
         assert_eq!(cache.weighted_size(), cache.entry_count());
     }
 }
+
+#[test]
+fn the_cache_behaves_as_the_two_tier_simulator_predicts() {
+    // The hit-rate tool's two-tier column comes from `simulate::replay_two_tier`; here the real
+    // cache (one shard, so one policy sees every key) replays the same requests while a queue
+    // holds each returned object for the next `HOLD` requests, and must count the same hits
+    // in each tier. (W-TinyLFU is left out: its sketch hashes with the cache's random keys,
+    // so its collisions differ from the simulator's.)
+    use std::collections::VecDeque;
+    use weakling::cache::{simulate, workload};
+    const HOLD: usize = 200;
+    let keys = workload::zipf(2_000, 0.9, 30_000, 3);
+    for policy in [Policy::S3Fifo, Policy::Sieve, Policy::Arc, Policy::Lru] {
+        let cache: Cache<u64, u64> = Cache::builder(100).policy(policy).shards(1).build();
+        let mut held = VecDeque::new();
+        for &k in &keys {
+            held.push_back(cache.get_with(k, || Gc::new(k)));
+            if held.len() > HOLD {
+                held.pop_front();
+            }
+        }
+        let predicted = simulate::replay_two_tier(&keys, policy, 100, HOLD as u64);
+        let stats = cache.stats();
+        assert_eq!(
+            (stats.strong_hits, stats.weak_hits, stats.requests()),
+            (predicted.strong_hits, predicted.weak_hits, predicted.requests),
+            "{policy}"
+        );
+        assert!(predicted.weak_hits > 0, "{policy}: the hold must matter");
+    }
+}
