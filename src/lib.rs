@@ -57,6 +57,7 @@
 //! | `weakref.WeakMethod(a.m)` | [`WeakMethod::new(&a, T::m)`](WeakMethod::new) |
 //! | `weakref.proxy(a)` | [`WeakProxy::new(&a)`](WeakProxy::new), errors as [`ReferenceError`] values |
 //! | an observer list in a `WeakSet` | [`observer::Subject`] |
+//! | a `WeakValueDictionary` cache of expensive objects | [`cache::Cache`] (a strong tier too) |
 //!
 //! ## Thread safety
 //!
@@ -67,6 +68,8 @@
 //!
 //! * `heap` — the unsafe core: object layout, handles, callbacks, tracing, cells, the pause.
 //! * `collections` — the weak collections: [`WeakValueMap`], [`WeakKeyMap`], [`WeakSet`].
+//! * [`cache`] — the expensive-object cache (strong and weak tiers, single-flight loading),
+//!   its policies, and hit-rate measurement.
 //! * `collect` — the cycle collector; [`gc`] is Python's `gc` module for the default heap.
 //! * [`finalizer`] — the finalize registry; `weak_method`, `proxy` — the rest of `weakref`.
 //! * [`observer`] — subjects whose subscribers are held weakly.
@@ -80,6 +83,7 @@
 // Lets `#[derive(Trace)]`, which names `::weakling`, work inside this crate too.
 extern crate self as weakling;
 
+pub mod cache;
 mod collect;
 pub mod collections;
 mod contain;

@@ -47,6 +47,55 @@ impl<T> Mutex<T> {
     }
 }
 
+/// The calling thread's identity (loom's model threads share one OS thread).
+#[cfg(not(weakling_loom))]
+pub(crate) fn thread_id() -> std::thread::ThreadId {
+    std::thread::current().id()
+}
+
+/// The calling thread's identity (loom's model threads share one OS thread).
+#[cfg(weakling_loom)]
+pub(crate) fn thread_id() -> loom::thread::ThreadId {
+    loom::thread::current().id()
+}
+
+#[cfg(not(weakling_loom))]
+pub(crate) type ThreadId = std::thread::ThreadId;
+#[cfg(weakling_loom)]
+pub(crate) type ThreadId = loom::thread::ThreadId;
+
+/// A condition variable paired with [`Mutex`].
+#[derive(Debug, Default)]
+pub(crate) struct Condvar(
+    #[cfg(not(weakling_loom))] parking_lot::Condvar,
+    #[cfg(weakling_loom)] loom::sync::Condvar,
+);
+
+impl Condvar {
+    pub(crate) fn new() -> Self {
+        #[cfg(not(weakling_loom))]
+        return Condvar(parking_lot::Condvar::new());
+        #[cfg(weakling_loom)]
+        return Condvar(loom::sync::Condvar::new());
+    }
+
+    /// Releases the lock, sleeps until notified (or spuriously), and takes the lock again.
+    pub(crate) fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        #[cfg(not(weakling_loom))]
+        {
+            let mut guard = guard;
+            self.0.wait(&mut guard);
+            guard
+        }
+        #[cfg(weakling_loom)]
+        return self.0.wait(guard).unwrap_or_else(|e| e.into_inner());
+    }
+
+    pub(crate) fn notify_all(&self) {
+        self.0.notify_all();
+    }
+}
+
 /// A reader-writer lock whose `try_` forms never block (the collector only ever tries).
 #[derive(Debug, Default)]
 pub(crate) struct RwLock<T>(

@@ -40,6 +40,9 @@ const EXAMPLES: &[&str] = &[
     "weak_key_extra",
     "weak_set_observers",
     "id_registry",
+    "hitrate",
+    "get_object",
+    "cached_loader",
 ];
 
 /// The directory of the profile this test binary belongs to: `<target>/[<triple>/]<profile>`.
@@ -1011,6 +1014,171 @@ fn id_registry_finds_live_objects_from_any_thread() {
             ">>> for i in range(100): Widget(str(i))",
             ">>> print(len(registry), registry[a.id].label)",
             "1 ok",
+        ],
+    );
+}
+
+/// Runs the hit-rate tool with `args`; returns (success, stdout, stderr).
+fn run_hitrate(args: &[&std::ffi::OsStr]) -> (bool, String, String) {
+    let output = Command::new(binary("hitrate")).args(args).output().expect("hitrate runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The cells of the table row for `capacity` under the table that follows `heading`, by
+/// column name.
+fn hitrate_row(stdout: &str, heading: &str, capacity: u64) -> HashMap<String, String> {
+    let mut lines = stdout.lines().skip_while(|l| !l.starts_with(&format!("## {heading}")));
+    let header = lines.find(|l| l.starts_with("| capacity")).expect("a table header");
+    let names: Vec<&str> = header.trim_matches('|').split('|').map(str::trim).collect();
+    let row = lines
+        .take_while(|l| l.starts_with('|'))
+        .find(|l| {
+            l.trim_matches('|').split('|').next().map(str::trim) == Some(&capacity.to_string())
+        })
+        .unwrap_or_else(|| panic!("no row for capacity {capacity} under {heading}:\n{stdout}"));
+    names
+        .into_iter()
+        .map(String::from)
+        .zip(row.trim_matches('|').split('|').map(|c| c.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn hitrate_replays_tiny_traces_in_every_format() {
+    use std::io::Write;
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hitrate_smoke");
+    std::fs::create_dir_all(&dir).unwrap();
+    // 1 2 1 3 1 2: LRU of 2 hits twice (33.33 %); the optimum also hits the last 2, having
+    // left 3 out (50.00 %). With one entry LRU never hits and the optimum hits 1 twice.
+    let text = dir.join("tiny.txt");
+    std::fs::write(&text, "1\n2\n1\n3\n1\n2\n").unwrap();
+    // The same requests as an ARC trace (ranges) compressed with gzip.
+    let lis = dir.join("tiny.lis.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(b"1 2 0 0\n1 1 0 0\n3 1 0 0\n1 2 0 0\n").unwrap();
+    std::fs::write(&lis, gz.finish().unwrap()).unwrap();
+    // And as cache2k's big-endian binary.
+    let bin = dir.join("tiny.bin");
+    let keys: Vec<u8> = [1u32, 2, 1, 3, 1, 2].iter().flat_map(|k| k.to_be_bytes()).collect();
+    std::fs::write(&bin, keys).unwrap();
+    let svg = dir.join("chart.svg");
+    let _ = std::fs::remove_file(&svg);
+    let (ok, stdout, stderr) = run_hitrate(&[
+        "-q".as_ref(),
+        "-c".as_ref(),
+        "1,2".as_ref(),
+        "--svg".as_ref(),
+        svg.as_os_str(),
+        text.as_os_str(),
+        lis.as_os_str(),
+        bin.as_os_str(),
+    ]);
+    assert!(ok, "hitrate failed:\n{stdout}\n{stderr}");
+    for heading in ["tiny.txt", "tiny.lis", "tiny.bin"] {
+        assert!(stdout.contains(&format!("## {heading}: 6 requests, 3 keys")), "{stdout}");
+        let one = hitrate_row(&stdout, heading, 1);
+        assert_eq!((one["lru"].as_str(), one["belady"].as_str()), ("0.00", "33.33"), "{heading}");
+        let two = hitrate_row(&stdout, heading, 2);
+        assert_eq!((two["lru"].as_str(), two["belady"].as_str()), ("33.33", "50.00"), "{heading}");
+        for column in
+            ["s3-fifo", "w-tinylfu", "sieve", "arc", "moka", "quick_cache", "two-tier k=1000"]
+        {
+            let r: f64 =
+                two[column].parse().unwrap_or_else(|_| panic!("{column}: {}", two[column]));
+            assert!((0.0..=50.0).contains(&r), "{heading} {column}: {r} exceeds the optimum");
+        }
+    }
+    let chart = std::fs::read_to_string(&svg).expect("the chart was written");
+    assert!(chart.starts_with("<svg") && chart.trim_end().ends_with("</svg>"));
+    assert_eq!(chart.matches("<polyline").count(), 3 * 9, "nine series in each of three panels");
+
+    // A malformed trace is an error naming the file and the line, and the tool fails.
+    let bad = dir.join("bad.txt");
+    std::fs::write(&bad, "1\n2x\n").unwrap();
+    let (ok, _, stderr) = run_hitrate(&["-q".as_ref(), bad.as_os_str()]);
+    assert!(!ok);
+    assert!(stderr.contains("bad.txt:2: key `2x` is not a non-negative integer"), "{stderr}");
+    // A file named .gz that is not gzip is refused by name.
+    let fake = dir.join("fake.gz");
+    std::fs::write(&fake, "1\n").unwrap();
+    let (ok, _, stderr) = run_hitrate(&["-q".as_ref(), fake.as_os_str()]);
+    assert!(!ok && stderr.contains("fake.gz: named .gz but not in that format"), "{stderr}");
+}
+
+#[test]
+fn get_object_creates_once_per_use_in_python_and_once_in_all_with_two_tiers() {
+    assert_transcript(
+        "get_object",
+        &[
+            ">>> obj1 = get_object(1)",
+            "Created 1",
+            ">>> obj2 = get_object(1)",
+            ">>> print(obj1 is obj2)",
+            "True",
+            ">>> del obj1, obj2",
+            "ExpensiveObject 1 destroyed",
+            ">>> print(dict(cache))",
+            "{}  (strong 0, weak 0)",
+            ">>> obj1 = get_object(1)",
+            "Created 1",
+            "ExpensiveObject 1 destroyed",
+            ">>> obj1 = get_object(1)",
+            "Created 1",
+            ">>> del obj1",
+            ">>> obj1 = get_object(1)",
+            ">>> obj2, obj3 = get_object(2), get_object(3)",
+            "Created 2",
+            "Created 3",
+            ">>> get_object(1) is obj1",
+            "True",
+            ">>> cache statistics",
+            "strong hits 1, weak hits 1, misses 3, loads 3",
+            ">>> del obj1, again, obj2, obj3",
+            "ExpensiveObject 2 destroyed",
+            ">>> (strong entries, weak entries alive)",
+            "(2, 0)",
+            ">>> cache.invalidate(3); cache.invalidate(1)",
+            "ExpensiveObject 3 destroyed",
+            "ExpensiveObject 1 destroyed",
+        ],
+    );
+}
+
+#[test]
+fn cached_loader_loads_once_per_key_across_threads_and_shares_errors() {
+    assert_transcript(
+        "cached_loader",
+        &[
+            ">>> data1 = CachedLoader.load(\"key1\")",
+            "Loading key1...",
+            ">>> data2 = CachedLoader.load(\"key1\")",
+            ">>> del data1",
+            ">>> data3 = CachedLoader.load(\"key1\")",
+            ">>> data3",
+            "{'data': 'key1'}",
+            ">>> del data2, data3",
+            ">>> data4 = CachedLoader.load(\"key1\")",
+            "Loading key1...",
+            ">>> data1 = CachedLoader.load(\"key1\")",
+            "Loading key1...",
+            ">>> del data1",
+            ">>> data2 = CachedLoader.load(\"key1\")",
+            "{'data': 'key1'}",
+            "Loading key2...",
+            ">>> all four got the same object",
+            "True",
+            ">>> CachedLoader.try_load(\"key3\") while the backend is down",
+            "Loading key3...",
+            "error: key3: backend unavailable",
+            ">>> CachedLoader.try_load(\"key3\") once it is back",
+            "Loading key3...",
+            "{'data': 'key3'}",
+            ">>> statistics",
+            "lookups 8 (hits + misses), loads 3, load failures 1",
         ],
     );
 }

@@ -562,3 +562,88 @@ fn a_value_map_lookup_racing_the_values_death() {
         assert_eq!(heap.counts().live, 0);
     });
 }
+
+mod cache {
+    //! Single-flight loading (src/cache/flight.rs): two threads miss one key together.
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use loom::thread;
+    use weakling::cache::Cache;
+    use weakling::Gc;
+
+    fn small_cache() -> Cache<u32, u64> {
+        Cache::builder(4).shards(1).build()
+    }
+
+    #[test]
+    fn two_misses_of_one_key_run_one_loader() {
+        super::model(|| {
+            let cache = small_cache();
+            let loads = Arc::new(AtomicUsize::new(0));
+            let other = {
+                let (cache, loads) = (cache.clone(), loads.clone());
+                thread::spawn(move || {
+                    cache.get_with(1, || {
+                        loads.fetch_add(1, Ordering::SeqCst);
+                        Gc::new(10)
+                    })
+                })
+            };
+            let mine = cache.get_with(1, || {
+                loads.fetch_add(1, Ordering::SeqCst);
+                Gc::new(10)
+            });
+            let theirs = other.join().unwrap();
+            // Either one load shared by both, or the second call came after the first stored
+            // its value (a hit): one load in every interleaving.
+            assert_eq!(loads.load(Ordering::SeqCst), 1);
+            assert!(Gc::ptr_eq(&mine, &theirs));
+            assert_eq!(cache.stats().requests(), 2);
+        });
+    }
+
+    #[test]
+    fn a_panicking_leader_never_wedges_the_key() {
+        super::model(|| {
+            let cache = small_cache();
+            let other = {
+                let cache = cache.clone();
+                thread::spawn(move || {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        cache.get_with(1, || panic!("loader failed"))
+                    }))
+                    .is_err()
+                })
+            };
+            let mine = cache.get_with(1, || Gc::new(20));
+            let panicked = other.join().unwrap();
+            assert_eq!(*mine, 20);
+            // The other caller either panicked (it led), or found the value (hit or waited).
+            let stats = cache.stats();
+            assert_eq!(stats.loads, 1);
+            assert_eq!(stats.load_failures, u64::from(panicked));
+            assert_eq!(*cache.get(&1).unwrap(), 20);
+        });
+    }
+
+    #[test]
+    fn invalidation_racing_a_load_leaves_no_stale_flight() {
+        super::model(|| {
+            let cache = small_cache();
+            let other = {
+                let cache = cache.clone();
+                thread::spawn(move || cache.invalidate(&1))
+            };
+            let v = cache.get_with(1, || Gc::new(30));
+            other.join().unwrap();
+            assert_eq!(*v, 30);
+            // Whatever the order, the key loads again (or hits) without waiting forever.
+            assert_eq!(
+                *cache.get_with(1, || Gc::new(31)),
+                if cache.stats().loads == 2 { 31 } else { 30 }
+            );
+        });
+    }
+}

@@ -1,0 +1,319 @@
+//! W-TinyLFU with an adaptive window, after Caffeine (Einziger, Eytan, Friedman and Manes,
+//! "Adaptive Software Cache Management", Middleware '18).
+//!
+//! * A new key enters the **window**, a small LRU queue (1 % of the capacity at first).
+//! * Keys pushed out of the window join the **probation** segment of the main space as
+//!   candidates. While the cache is over capacity, the candidate (probation's newest end) and
+//!   the victim (probation's oldest end) are compared by their estimated frequency in the
+//!   [`Sketch`]; the less frequent one is evicted. A candidate that ties loses, except that a
+//!   frequent one (6 or more) wins one time in 128, so that an attacker who inflates a victim's
+//!   count cannot lock a hot key out.
+//! * A hit in probation promotes the key to the **protected** segment (80 % of the main
+//!   space); protected's oldest keys are demoted back to probation when it overflows.
+//! * A **hill climber** samples the hit ratio every `10 × capacity` requests and moves the
+//!   window size one step in whichever direction improved it, restarting with a large step
+//!   when the ratio changes by 5 points or more and decaying the step otherwise: recency-biased
+//!   workloads grow the window towards LRU, frequency-biased ones shrink it.
+
+use super::list::{Queue, Slab, NIL};
+use super::sketch::Sketch;
+use super::{Eviction, Handle};
+
+const WINDOW: u8 = 0;
+const PROBATION: u8 = 1;
+const PROTECTED: u8 = 2;
+
+const PERCENT_MAIN: f64 = 0.99;
+const PERCENT_MAIN_PROTECTED: f64 = 0.80;
+const STEP_PERCENT: f64 = 0.0625;
+const STEP_DECAY: f64 = 0.98;
+const RESTART_THRESHOLD: f64 = 0.05;
+const ADMIT_HASHDOS_THRESHOLD: u32 = 6;
+
+#[derive(Debug)]
+pub(crate) struct TinyLfu<K> {
+    slab: Slab<K>,
+    window: Queue,
+    probation: Queue,
+    protected: Queue,
+    sketch: Sketch,
+    capacity: u64,
+    window_max: u64,
+    protected_max: u64,
+    hits_in_sample: u64,
+    misses_in_sample: u64,
+    previous_hit_rate: f64,
+    step: f64,
+    random: u64,
+}
+
+impl<K> TinyLfu<K> {
+    pub(crate) fn new(capacity: u64) -> TinyLfu<K> {
+        let window_max = capacity - (PERCENT_MAIN * capacity as f64) as u64;
+        let protected_max = (PERCENT_MAIN_PROTECTED * (capacity - window_max) as f64) as u64;
+        TinyLfu {
+            slab: Slab::new(),
+            window: Queue::new(),
+            probation: Queue::new(),
+            protected: Queue::new(),
+            sketch: Sketch::new(capacity),
+            capacity,
+            window_max,
+            protected_max,
+            hits_in_sample: 0,
+            misses_in_sample: 0,
+            previous_hit_rate: 0.0,
+            step: -STEP_PERCENT * capacity as f64,
+            random: 0x853c_49e6_748f_ea9b,
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.window.weight + self.probation.weight + self.protected.weight
+    }
+
+    fn next_random(&mut self) -> u64 {
+        self.random ^= self.random << 13;
+        self.random ^= self.random >> 7;
+        self.random ^= self.random << 17;
+        self.random
+    }
+
+    /// Whether the candidate should replace the victim.
+    fn admit(&mut self, candidate: u32, victim: u32) -> bool {
+        let candidate_freq = self.sketch.frequency(self.slab.node(candidate).hash);
+        let victim_freq = self.sketch.frequency(self.slab.node(victim).hash);
+        if candidate_freq > victim_freq {
+            true
+        } else if candidate_freq >= ADMIT_HASHDOS_THRESHOLD {
+            self.next_random() & 127 == 0
+        } else {
+            false
+        }
+    }
+
+    fn queue_mut(&mut self, id: u8) -> &mut Queue {
+        match id {
+            WINDOW => &mut self.window,
+            PROBATION => &mut self.probation,
+            _ => &mut self.protected,
+        }
+    }
+
+    fn unlink(&mut self, i: u32) {
+        let id = self.slab.node(i).queue;
+        let mut q = std::mem::replace(self.queue_mut(id), Queue::new());
+        self.slab.unlink(&mut q, i);
+        *self.queue_mut(id) = q;
+    }
+
+    fn evict_entry(&mut self, i: u32, evicted: &mut Vec<K>) {
+        self.unlink(i);
+        evicted.push(self.slab.release(i));
+    }
+
+    /// Moves the window's oldest keys into probation while the window is over its size.
+    fn evict_from_window(&mut self) {
+        while self.window.weight > self.window_max {
+            let Some(i) = self.slab.pop_back(&mut self.window) else { break };
+            self.slab.push_front(&mut self.probation, i, PROBATION);
+        }
+    }
+
+    /// Caffeine's `evictFromMain`: candidates walk from probation's newest end, victims from
+    /// its oldest end, then protected's and the window's oldest ends when probation runs out.
+    fn evict_from_main(&mut self, evicted: &mut Vec<K>) {
+        let mut victim_queue = PROBATION;
+        let mut candidate_queue = PROBATION;
+        let mut victim = self.probation.tail;
+        let mut candidate = self.probation.head;
+        while self.total() > self.capacity {
+            if candidate == NIL && candidate_queue == PROBATION {
+                candidate = self.window.tail;
+                candidate_queue = WINDOW;
+            }
+            if candidate == NIL && victim == NIL {
+                if victim_queue == PROBATION {
+                    victim = self.protected.tail;
+                    victim_queue = PROTECTED;
+                    continue;
+                } else if victim_queue == PROTECTED {
+                    victim = self.window.tail;
+                    victim_queue = WINDOW;
+                    continue;
+                }
+                break;
+            }
+            if victim == NIL {
+                let previous = self.slab.node(candidate).next;
+                self.evict_entry(candidate, evicted);
+                candidate = previous;
+                continue;
+            }
+            if candidate == NIL {
+                let next = self.slab.node(victim).prev;
+                self.evict_entry(victim, evicted);
+                victim = next;
+                continue;
+            }
+            if candidate == victim {
+                victim = self.slab.node(victim).prev;
+                self.evict_entry(candidate, evicted);
+                candidate = NIL;
+                continue;
+            }
+            if self.admit(candidate, victim) {
+                let next = self.slab.node(victim).prev;
+                self.evict_entry(victim, evicted);
+                victim = next;
+                candidate = self.slab.node(candidate).next;
+            } else {
+                let previous = self.slab.node(candidate).next;
+                self.evict_entry(candidate, evicted);
+                candidate = previous;
+            }
+        }
+    }
+
+    fn demote_from_protected(&mut self) {
+        while self.protected.weight > self.protected_max {
+            let Some(i) = self.slab.pop_back(&mut self.protected) else { break };
+            self.slab.push_front(&mut self.probation, i, PROBATION);
+        }
+    }
+
+    /// The hill climber: after each sample, step the window size towards a better hit ratio.
+    fn climb(&mut self) {
+        let requests = self.hits_in_sample + self.misses_in_sample;
+        if requests < self.sketch.sample_size() {
+            return;
+        }
+        let hit_rate = self.hits_in_sample as f64 / requests as f64;
+        let change = hit_rate - self.previous_hit_rate;
+        let amount = if change >= 0.0 { self.step } else { -self.step };
+        let next_step = if change.abs() >= RESTART_THRESHOLD {
+            STEP_PERCENT * self.capacity as f64 * if amount >= 0.0 { 1.0 } else { -1.0 }
+        } else {
+            STEP_DECAY * amount
+        };
+        self.previous_hit_rate = hit_rate;
+        self.step = next_step;
+        self.hits_in_sample = 0;
+        self.misses_in_sample = 0;
+        let amount = amount as i64;
+        if amount > 0 {
+            self.increase_window(amount.unsigned_abs());
+        } else if amount < 0 {
+            self.decrease_window(amount.unsigned_abs());
+        }
+    }
+
+    fn increase_window(&mut self, amount: u64) {
+        if self.protected_max == 0 {
+            return;
+        }
+        let mut quota = amount.min(self.protected_max);
+        self.protected_max -= quota;
+        self.window_max += quota;
+        self.demote_from_protected();
+        loop {
+            let mut candidate = self.probation.tail;
+            if candidate == NIL || quota < u64::from(self.slab.node(candidate).weight) {
+                candidate = self.protected.tail;
+            }
+            if candidate == NIL {
+                break;
+            }
+            let weight = u64::from(self.slab.node(candidate).weight);
+            if quota < weight {
+                break;
+            }
+            quota -= weight;
+            self.unlink(candidate);
+            self.slab.push_front(&mut self.window, candidate, WINDOW);
+        }
+        // Hand back what could not be moved.
+        self.protected_max += quota;
+        self.window_max -= quota;
+    }
+
+    fn decrease_window(&mut self, amount: u64) {
+        if self.window_max <= 1 {
+            return;
+        }
+        let mut quota = amount.min(self.window_max - 1);
+        self.protected_max += quota;
+        self.window_max -= quota;
+        while self.window.tail != NIL {
+            let candidate = self.window.tail;
+            let weight = u64::from(self.slab.node(candidate).weight);
+            if quota < weight {
+                break;
+            }
+            quota -= weight;
+            self.slab.unlink(&mut self.window, candidate);
+            self.slab.push_front(&mut self.probation, candidate, PROBATION);
+        }
+        self.protected_max -= quota;
+        self.window_max += quota;
+    }
+}
+
+impl<K: Send> Eviction<K> for TinyLfu<K> {
+    fn insert(&mut self, key: K, hash: u64, weight: u32, evicted: &mut Vec<K>) -> Handle {
+        self.sketch.increment(hash);
+        self.misses_in_sample += 1;
+        if u64::from(weight) > self.capacity {
+            evicted.push(key);
+            return NIL;
+        }
+        let i = self.slab.alloc(key, hash, weight);
+        self.slab.push_front(&mut self.window, i, WINDOW);
+        self.evict_from_window();
+        self.evict_from_main(evicted);
+        self.climb();
+        i
+    }
+
+    fn touch(&mut self, handle: Handle) {
+        let node = self.slab.node(handle);
+        self.sketch.increment(node.hash);
+        self.hits_in_sample += 1;
+        match node.queue {
+            WINDOW => self.slab.move_to_front(&mut self.window, handle),
+            PROBATION => {
+                self.slab.unlink(&mut self.probation, handle);
+                self.slab.push_front(&mut self.protected, handle, PROTECTED);
+                self.demote_from_protected();
+            }
+            _ => self.slab.move_to_front(&mut self.protected, handle),
+        }
+        self.climb();
+    }
+
+    fn remove(&mut self, handle: Handle) -> K {
+        self.unlink(handle);
+        self.slab.release(handle)
+    }
+
+    #[cfg(test)]
+    fn key(&self, handle: Handle) -> &K {
+        self.slab.node(handle).key.as_ref().expect("resident")
+    }
+
+    fn weight(&self) -> u64 {
+        self.total()
+    }
+
+    fn len(&self) -> usize {
+        self.window.len + self.probation.len + self.protected.len
+    }
+
+    fn clear(&mut self) {
+        *self = TinyLfu::new(self.capacity);
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.slab.heap_bytes() + self.sketch.heap_bytes()
+    }
+}
