@@ -105,6 +105,86 @@ fn the_default_policy_meets_the_arc_papers_figures() {
     }
 }
 
+/// The issue's per-pair target, as floors: for every trace and capacity of the traces README's
+/// table, the highest hit ratio (percent) moka or quick_cache reached in the runs of
+/// `cargo run --release --example hitrate -- --shared-traces` recorded in BENCHMARKS.md (the
+/// peers hash with random keys, so their figures move between runs). The target is to stay
+/// within 0.5 points of it.
+const PEER_BEST: &[(&str, u64, f64)] = &[
+    ("arc/OLTP.lis.zst", 1_000, 35.75),
+    ("arc/OLTP.lis.zst", 2_000, 43.81),
+    ("arc/OLTP.lis.zst", 5_000, 54.18),
+    ("arc/OLTP.lis.zst", 10_000, 61.33),
+    ("arc/OLTP.lis.zst", 15_000, 64.82),
+    ("arc/P6.lis.zst", 32_768, 30.36),
+    ("lirs/gli.trace.gz", 1_000, 48.79),
+    ("lirs/gli.trace.gz", 2_000, 57.96),
+    ("lirs/loop.trace.gz", 1_000, 98.69),
+    ("lirs/loop.trace.gz", 1_250, 99.80),
+    ("lirs/2_pools.trace.gz", 1_000, 54.51),
+    ("lirs/sprite.trace.gz", 500, 76.78),
+    ("cache2k/web07.trace.xz", 1_000, 53.32),
+    ("cache2k/web12.trace.xz", 1_200, 69.81),
+    ("cloudphysics/cloudPhysicsIO.txt", 5_000, 26.17),
+];
+
+/// The pairs where the default policy is known to miss the per-pair target, with its figure
+/// there: the test holds them at that figure (no regression) and prints the gap, so that the
+/// miss stays visible until a policy closes it.
+const KNOWN_MISSES: &[(&str, u64, f64)] = &[
+    ("arc/P6.lis.zst", 32_768, 24.80),
+    ("lirs/gli.trace.gz", 1_000, 35.10),
+    ("lirs/gli.trace.gz", 2_000, 57.41),
+    ("lirs/loop.trace.gz", 1_000, 87.91),
+];
+
+#[test]
+fn the_default_policy_is_within_half_a_point_of_the_best_peer_but_for_known_misses() {
+    let mut files: Vec<&str> = PEER_BEST.iter().map(|r| r.0).collect();
+    files.dedup();
+    let mut met = 0;
+    for file in files {
+        if cfg!(debug_assertions) && file.contains("P6") {
+            println!("skipped: {file} (12.7M requests) runs in release builds only");
+            continue;
+        }
+        let Some(keys) = trace(file) else { continue };
+        for &(_, capacity, peer) in PEER_BEST.iter().filter(|r| r.0 == file) {
+            let got = simulate::replay(&keys, Policy::default(), capacity).hit_ratio();
+            let floor = peer - 0.5;
+            let known = KNOWN_MISSES.iter().find(|r| r.0 == file && r.1 == capacity);
+            match known {
+                Some(&(_, _, recorded)) => {
+                    println!(
+                        "{file} C={capacity} {}: {got:.2}, KNOWN MISS: {:.2} below the floor \
+                         {floor:.2} (best peer {peer:.2})",
+                        Policy::default(),
+                        floor - got
+                    );
+                    assert!(
+                        got >= recorded - 0.005,
+                        "{file} at {capacity}: {got:.2} fell below its recorded {recorded:.2}"
+                    );
+                    assert!(
+                        got < floor,
+                        "{file} at {capacity}: {got:.2} now meets the floor {floor:.2}; \
+                         remove it from KNOWN_MISSES"
+                    );
+                }
+                None => {
+                    println!(
+                        "{file} C={capacity} {}: {got:.2} (floor {floor:.2}, best peer {peer:.2})",
+                        Policy::default()
+                    );
+                    assert!(got >= floor, "{file} at {capacity}: {got:.2} below {floor:.2}");
+                    met += 1;
+                }
+            }
+        }
+    }
+    println!("{met} pairs checked against the floor, {} known misses", KNOWN_MISSES.len());
+}
+
 /// Che's approximation of LRU's hit ratio (percent) for independent Zipf(`s`) requests over
 /// `n` keys: with the characteristic time `T` solving `sum(1 - exp(-p_i T)) = C`, the hit
 /// ratio is `sum(p_i (1 - exp(-p_i T)))`.

@@ -54,11 +54,13 @@ pub(crate) trait Eviction<K>: Send {
 /// Every policy bounds the same quantity (entries, or total weight with a weigher) and differs
 /// only in which entries it keeps. They were measured against each other, moka and
 /// quick_cache on the shared traces and synthetic workloads with
-/// `cargo run --release --example hitrate` (figures in `BENCHMARKS.md`): S3-FIFO had the best
-/// average hit ratio and met the ARC paper's figures, and fell clearly behind only on looping
-/// and scan-heavy traces (loop, gli, P6), where frequency admission (W-TinyLFU here, moka's
-/// TinyLFU) wins; it is also the cheapest on a hit (one byte written, no list moved), so it
-/// is the default.
+/// `cargo run --release --example hitrate` (figures in `BENCHMARKS.md`). No policy is within
+/// half a point of both peers at every pair of the shared traces. W-TinyLFU has the best
+/// average and wins on looping and scan-heavy traces (loop, gli, P6), but falls behind on
+/// cloudPhysicsIO and on OLTP at 15,000 entries, where it is below the ARC paper's figure.
+/// S3-FIFO is ahead of both peers on average, meets the ARC paper's figures everywhere and is
+/// the cheapest on a hit (one byte written, no list moved), but falls clearly behind on loop,
+/// gli and P6; it is the default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Policy {
@@ -70,7 +72,8 @@ pub enum Policy {
     /// a frequency sketch (count-min, 4-bit counters, a doorkeeper, periodic halving) decides
     /// whether the window's victim may replace the main space's victim, the main space is a
     /// segmented LRU (probation and protected), and a hill climber resizes the window by the
-    /// hit ratio it observes. Best on looping and scan-heavy traces.
+    /// hit ratio it observes. The best average hit ratio on the shared traces, and the best
+    /// policy on looping and scan-heavy ones.
     TinyLfu,
     /// SIEVE (Zhang et al., NSDI '24): one FIFO queue with a visited bit and a moving hand.
     Sieve,

@@ -75,14 +75,20 @@ impl Sketch {
                 self.door[b / 64] |= 1 << (b % 64);
             }
         } else {
+            let mut added = false;
             for row in 0..4 {
                 let (word, shift) = self.slot(hash, row);
                 if (self.table[word] >> shift) & 15 < 15 {
                     self.table[word] += 1 << shift;
+                    added = true;
                 }
             }
+            // As in Caffeine, only an occurrence that raised a counter counts towards the
+            // period: keys the doorkeeper absorbs and saturated keys do not hasten aging.
+            if added {
+                self.additions += 1;
+            }
         }
-        self.additions += 1;
         if self.additions >= self.sample {
             self.age();
         }
@@ -104,11 +110,6 @@ impl Sketch {
         }
         self.door.iter_mut().for_each(|w| *w = 0);
         self.additions /= 2;
-    }
-
-    /// Occurrences between two adjustments of the adaptive window.
-    pub(crate) fn sample_size(&self) -> u64 {
-        self.sample
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
@@ -148,8 +149,14 @@ mod tests {
             s.increment(7);
         }
         let before = s.frequency(7);
-        // 100 occurrences in all reach the sample size: every counter halves.
-        for k in 0..80 {
+        // Only occurrences that raise a counter count: 15 for key 7 (the first went to the
+        // doorkeeper, the last five found its counters saturated), none for a key seen once.
+        for k in 0..200 {
+            s.increment(1000 + k);
+        }
+        assert_eq!(s.frequency(7), before, "first occurrences do not age the sketch");
+        // A second occurrence raises counters: 85 more reach the sample size of 100.
+        for k in 0..85 {
             s.increment(1000 + k);
         }
         assert!(s.frequency(7) < before, "{} < {before}", s.frequency(7));
