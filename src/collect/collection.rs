@@ -32,7 +32,7 @@ use super::state::{Collection, Phase, GENERATIONS};
 use super::{teardown, verdict};
 use crate::contain::contained;
 use crate::heap::raw::{
-    callbacks, flush_all, pause, take_attached, AnyGc, HeapInner, ObjPtr, Registration,
+    callbacks, flush_all, pause, take_attached, AnyGc, HeapInner, ObjPtr, Ordering, Registration,
     HAS_ATTACHMENTS, HAS_CALLBACKS, SHARDS,
 };
 use crate::sync::{global, Mutex};
@@ -104,7 +104,7 @@ pub(crate) fn collect(
     let target = (generation + 1).min(GENERATIONS - 1);
     let garbage_list = scratch.take_garbage_list();
     // SAFETY: as above; the shards have not changed since the scan.
-    let verdict::Verdict { garbage, kept, survivors } =
+    let verdict::Verdict { garbage, kept, survivors, torn_down, attachments } =
         unsafe { verdict::apply(&ws, &mut shards, &scratch.refs, keep_garbage, garbage_list) };
     scratch.trim(ws.len());
     drop(scratch);
@@ -120,17 +120,22 @@ pub(crate) fn collect(
         let kept = kept.into_iter().map(|o| unsafe { AnyGc::adopt(o.0) });
         heap.collector().garbage.extend(kept);
     }
-    // SAFETY: `garbage` holds condemned, unlisted objects, whole, with one count each held
-    // here; this thread is collecting and holds no collector lock.
-    let Finalized { garbage, resurrected } = unsafe { finalize(heap, garbage, target) };
+    let Finalized { garbage, resurrected } = if torn_down {
+        // No member has a finalizer or a callback: the verdict marked them torn down already.
+        Finalized { garbage, resurrected: 0 }
+    } else {
+        // SAFETY: `garbage` holds condemned, unlisted objects, whole, with one count each held
+        // here; this thread is collecting and holds no collector lock.
+        unsafe { finalize(heap, garbage, target) }
+    };
     collection.resurrected = resurrected;
     collection.collected = garbage.len();
     collection.unreachable = garbage.len() + kept_count;
     crate::heap::raw::count_tracked_frees(heap, garbage.len());
     // SAFETY: `garbage` holds condemned, unlisted objects with one count each held here, and
     // no thread but this one can reach them (the finalizers' user code, if any ran, was
-    // followed by a reachability check).
-    unsafe { free_garbage(garbage) };
+    // followed by a reachability check); if `torn_down`, all are marked and none has callbacks.
+    unsafe { free_garbage(garbage, torn_down.then_some(attachments)) };
 
     collection.duration = start.elapsed();
     span.record("examined", collection.examined);
@@ -171,28 +176,48 @@ pub(crate) fn with_world_stopped<R>(
     Some(result)
 }
 
-/// Steps 6 and 7 of the module docs.
+/// Steps 6 and 7 of the module docs. `torn_down` is `Some(attachments)` when the verdict
+/// already marked every object torn down and none has callbacks; `attachments` says whether
+/// some object has attached values.
 ///
 /// # Safety
-/// Every object is condemned, off the books, and holds one strong count owned by the caller.
-unsafe fn free_garbage(garbage: Vec<ObjPtr>) {
+/// Every object is condemned, off the books, and holds one strong count owned by the caller;
+/// with `torn_down`, every object is marked torn down and has no callbacks, and no user code
+/// ran since the verdict.
+unsafe fn free_garbage(garbage: Vec<ObjPtr>, torn_down: Option<bool>) {
     let mut armed: Vec<Vec<Arc<Registration>>> = Vec::new();
     let mut attached = Vec::new();
-    for (at, obj) in garbage.iter().enumerate() {
-        super::prefetch::ahead(&garbage, at);
-        // SAFETY: the caller's count keeps the box allocated.
-        let h = unsafe { obj.0.as_ref() };
-        // Marked torn down; the flags it had say whether there is more to do.
-        // SAFETY: condemned; no user code has run since, so every strong handle to it is the
-        // collector's or inside the garbage, all on this thread. (User code run before this
-        // point must be followed by a reachability check that keeps alive whatever it let
-        // other threads reach.)
-        let flags = unsafe { h.tear_down() };
-        if flags & HAS_CALLBACKS != 0 {
-            armed.push(callbacks::take(obj.0));
+    match torn_down {
+        // Only attachments are left to take (attaching needs a strong handle, and none has
+        // been outside the garbage since the verdict, so no flag changed).
+        Some(true) => {
+            for obj in &garbage {
+                // SAFETY: the caller's count keeps the box allocated.
+                let h = unsafe { obj.0.as_ref() };
+                if h.flags(Ordering::Acquire) & HAS_ATTACHMENTS != 0 {
+                    attached.push(take_attached(obj.0));
+                }
+            }
         }
-        if flags & HAS_ATTACHMENTS != 0 {
-            attached.push(take_attached(obj.0));
+        Some(false) => {}
+        None => {
+            for (at, obj) in garbage.iter().enumerate() {
+                super::prefetch::ahead(&garbage, at);
+                // SAFETY: the caller's count keeps the box allocated.
+                let h = unsafe { obj.0.as_ref() };
+                // Marked torn down; the flags it had say whether there is more to do.
+                // SAFETY: condemned; no user code has run since, so every strong handle to it
+                // is the collector's or inside the garbage, all on this thread. (User code run
+                // before this point must be followed by a reachability check that keeps alive
+                // whatever it let other threads reach.)
+                let flags = unsafe { h.tear_down() };
+                if flags & HAS_CALLBACKS != 0 {
+                    armed.push(callbacks::take(obj.0));
+                }
+                if flags & HAS_ATTACHMENTS != 0 {
+                    attached.push(take_attached(obj.0));
+                }
+            }
         }
     }
     // SAFETY: every object is torn down, off the books, and held by the collector's count.

@@ -176,6 +176,19 @@ impl Header {
         old & !WEAK_MASK & ((1 << HEAP_SHIFT) - 1)
     }
 
+    /// Takes back [`tear_down`](Header::tear_down) before anything could see the mark.
+    ///
+    /// # Safety
+    /// The caller marked the object torn down while the world is stopped, the world is still
+    /// stopped, and the value has not been dropped.
+    #[inline]
+    pub(crate) unsafe fn untear(&self) {
+        // A read-modify-write: weak handles on other threads may change the weak count now.
+        // Relaxed: no thread reads the flag until the world runs again, and the restart
+        // publishes this store as it publishes the condemned mark.
+        self.weak.fetch_and(!TORN_DOWN, Ordering::Relaxed);
+    }
+
     /// Whether the object is tracked and belongs to heap `heap_id`, from one load.
     #[inline]
     pub(crate) fn is_tracked_in(&self, heap_id: u32) -> bool {
