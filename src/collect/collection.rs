@@ -32,8 +32,8 @@ use super::state::{Collection, Phase, GENERATIONS};
 use super::{teardown, verdict};
 use crate::contain::contained;
 use crate::heap::raw::{
-    callbacks, flush_all, pause, take_attached, AnyGc, HeapInner, ObjPtr, Ordering, Registration,
-    HAS_ATTACHMENTS, HAS_CALLBACKS, SHARDS,
+    callbacks, current, encode, flush_all, pause, take_attached, AnyGc, HeapInner, ObjPtr,
+    Ordering, Registration, ThreadState, HAS_ATTACHMENTS, HAS_CALLBACKS, SHARDS, UNLISTED,
 };
 use crate::sync::{global, Mutex};
 
@@ -103,9 +103,14 @@ pub(crate) fn collect(
     // Where survivors go, and objects resurrected by finalizers with them.
     let target = (generation + 1).min(GENERATIONS - 1);
     let garbage_list = scratch.take_garbage_list();
+    // The garbage's slot: this thread's `TEARING` one, where its teardown counts the drops it
+    // lets go without a decrement (see "Drops the teardown need not count" in `collect`).
+    let me = current();
+    let garbage_slot = me.and_then(|s| s.tearing_slot()).unwrap_or_else(|| encode(UNLISTED, 0, 0));
     // SAFETY: as above; the shards have not changed since the scan.
-    let verdict::Verdict { garbage, kept, survivors, torn_down, attachments } =
-        unsafe { verdict::apply(&ws, &mut shards, &scratch.refs, keep_garbage, garbage_list) };
+    let verdict::Verdict { garbage, kept, survivors, torn_down, attachments } = unsafe {
+        verdict::apply(&ws, &mut shards, &scratch.refs, keep_garbage, garbage_list, garbage_slot)
+    };
     scratch.trim(ws.len());
     drop(scratch);
     heap.reset_young();
@@ -135,7 +140,8 @@ pub(crate) fn collect(
     // SAFETY: `garbage` holds condemned, unlisted objects with one count each held here, and
     // no thread but this one can reach them (the finalizers' user code, if any ran, was
     // followed by a reachability check); if `torn_down`, all are marked and none has callbacks.
-    unsafe { free_garbage(garbage, torn_down.then_some(attachments)) };
+    // Their slots are `garbage_slot`, unless resurrected (then they are not in `garbage`).
+    unsafe { free_garbage(garbage, torn_down.then_some(attachments), me, garbage_slot) };
 
     collection.duration = start.elapsed();
     span.record("examined", collection.examined);
@@ -184,7 +190,16 @@ pub(crate) fn with_world_stopped<R>(
 /// Every object is condemned, off the books, and holds one strong count owned by the caller;
 /// with `torn_down`, every object is marked torn down and has no callbacks, and no user code
 /// ran since the verdict.
-unsafe fn free_garbage(garbage: Vec<ObjPtr>, torn_down: Option<bool>) {
+///
+/// While the values drop, this thread counts the handles to the garbage that they let go in the
+/// garbage's slots instead of decrementing the counts, if `garbage_slot` is `me`'s `TEARING`
+/// slot; `release` settles the tallies.
+unsafe fn free_garbage(
+    garbage: Vec<ObjPtr>,
+    torn_down: Option<bool>,
+    me: Option<&ThreadState>,
+    garbage_slot: u64,
+) {
     let mut armed: Vec<Vec<Arc<Registration>>> = Vec::new();
     let mut attached = Vec::new();
     match torn_down {
@@ -220,6 +235,9 @@ unsafe fn free_garbage(garbage: Vec<ObjPtr>, torn_down: Option<bool>) {
             }
         }
     }
+    // Counting drops from here until every tally is settled by `release`, even if this
+    // unwinds.
+    let _tearing = me.filter(|s| s.tearing_slot() == Some(garbage_slot)).map(Tearing::new);
     // SAFETY: every object is torn down, off the books, and held by the collector's count.
     // Boxes that nothing references any more are freed on the way; the rest are left.
     let left = unsafe { teardown::drop_values(&garbage) };
@@ -231,4 +249,22 @@ unsafe fn free_garbage(garbage: Vec<ObjPtr>, torn_down: Option<bool>) {
     // SAFETY: as above, with the values dropped and callbacks and attachments taken.
     unsafe { teardown::release(&left) };
     scan::recycle_garbage_list(garbage);
+}
+
+/// This thread's teardown mode (see `ThreadState::tearing`), on while it lives.
+struct Tearing<'a>(&'a ThreadState);
+
+impl<'a> Tearing<'a> {
+    fn new(me: &'a ThreadState) -> Tearing<'a> {
+        if let Some(slot) = me.tearing_slot() {
+            me.set_tearing(slot);
+        }
+        Tearing(me)
+    }
+}
+
+impl Drop for Tearing<'_> {
+    fn drop(&mut self) {
+        self.0.set_tearing(0);
+    }
 }

@@ -20,7 +20,6 @@ use super::scan::WorkingSet;
 use super::state::GENERATIONS;
 use crate::heap::raw::{
     encode, gc_head_of, ObjPtr, Ordering, Shard, FINALIZED, HAS_ATTACHMENTS, HAS_CALLBACKS,
-    UNLISTED,
 };
 use crate::sync::MutexGuard;
 
@@ -42,7 +41,8 @@ pub(crate) struct Verdict {
 
 /// Promotes the survivors, condemns the garbage (or, with `keep_garbage`, keeps it as
 /// survivors with a count raised for the heap's garbage list) and takes it off the lists.
-/// `refs[i]` is 0 exactly for unreachable objects; `garbage` is an empty list to fill.
+/// `refs[i]` is 0 exactly for unreachable objects; `garbage` is an empty list to fill, and
+/// `garbage_slot` the slot its objects get (this thread's `TEARING` slot, or `UNLISTED`).
 ///
 /// # Safety
 /// The world is stopped, `shards` are the working set's shards, locked and unchanged since the
@@ -53,6 +53,7 @@ pub(crate) unsafe fn apply(
     refs: &[i32],
     keep_garbage: bool,
     mut garbage: Vec<ObjPtr>,
+    garbage_slot: u64,
 ) -> Verdict {
     debug_assert!(garbage.is_empty() && refs.len() == ws.len());
     let generation = ws.generation();
@@ -79,7 +80,7 @@ pub(crate) unsafe fn apply(
         unsafe { h.condemn_and_hold() };
         // SAFETY: as above.
         let head = unsafe { gc_head_of(obj.0).as_ref() };
-        head.slot.store(encode(UNLISTED, 0, 0), Ordering::Relaxed);
+        head.slot.store(garbage_slot, Ordering::Relaxed);
         // Marked torn down now, in case no member needs finalizing (taken back otherwise).
         // SAFETY: condemned just above; the world is stopped and the object unreachable, so
         // this thread holds its only strong handle (the collector's) and runs no user code.

@@ -146,13 +146,25 @@ impl Header {
         self.strong.store(old + CONDEMNED + 1, Ordering::Relaxed);
     }
 
-    /// Whether the caller's strong handle to this condemned object is the only one left: then
+    /// Whether the caller's strong handle to this condemned object is the only one left, once
+    /// `skipped` handles that were dropped without decrementing the count are discounted: then
     /// no other handle exists that could be cloned, and no upgrade can add one.
     #[inline]
-    pub(crate) fn is_last_condemned_handle(&self) -> bool {
+    pub(crate) fn is_last_condemned_handle(&self, skipped: usize) -> bool {
         // Acquire: pairs with the Release decrements of the other handles, so their uses of
         // the object happen before whatever the caller does next (free it).
-        self.strong.load(Ordering::Acquire) == CONDEMNED | 1
+        self.strong.load(Ordering::Acquire) == CONDEMNED | (1 + skipped)
+    }
+
+    /// Takes `skipped` handles that were dropped without decrementing the count off it. The
+    /// caller still holds a strong handle, so the count stays above zero.
+    #[inline]
+    pub(crate) fn release_skipped(&self, skipped: usize) {
+        if skipped != 0 {
+            // Release: the dropped handles' uses of the object happen before its destruction,
+            // as for any decrement.
+            self.strong.fetch_sub(skipped, Ordering::Release);
+        }
     }
 
     /// Marks the value of a condemned object torn down and returns the flags it had before.
@@ -302,7 +314,12 @@ mod tests {
         assert!(!h.try_inc_strong());
         assert!(!h.dec_strong());
         assert!(!h.dec_strong());
-        assert!(h.is_last_condemned_handle());
+        assert!(!h.is_last_condemned_handle(1));
+        h.inc_strong();
+        // A handle let go without a decrement, counted aside.
+        assert!(h.is_last_condemned_handle(1));
+        h.release_skipped(1);
+        assert!(h.is_last_condemned_handle(0));
         assert!(h.dec_strong());
         assert!(!h.try_inc_strong());
     }
