@@ -12,10 +12,12 @@
 //!    no box can be freed under the collector. The world runs again, and other collections may
 //!    start: the garbage is on no list, so they never see it. Only then does user code run.
 //! 5. Finalizers (finalizer callbacks and `Trace::finalize`) of the garbage run, members still
-//!    whole; if any ran, the world stops once more and the garbage is scanned again on its
+//!    whole (skipped when the verdict found none to run); if any ran, the world stops once more and the garbage is scanned again on its
 //!    own: whatever user code made reachable is resurrected (see `finalize`).
 //! 6. The death callbacks of the garbage are taken out of the registry; every garbage object
-//!    is marked torn down, then their values are dropped (panics contained). A `Drop` that
+//!    is marked torn down (by the verdict already, when no member needed finalizing), then
+//!    their values are dropped (panics contained), the handles they drop to the garbage
+//!    counted aside rather than decremented (see the `collect` module docs). A `Drop` that
 //!    reaches another member finds it torn down: `Gc::try_get` gives `None`, `Deref` panics.
 //!    Dropping the values drops every weak handle that lived only inside the garbage, which
 //!    cancels its callback: so callbacks of weak handles *inside* the garbage never run.

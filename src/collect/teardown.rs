@@ -1,5 +1,7 @@
 //! The garbage's last steps, in batches: dropping the values, then releasing the collector's
-//! counts and freeing the boxes.
+//! counts and freeing the boxes. Handles that the values drop to the garbage are tallied in the
+//! objects' slots rather than decremented (see "Drops the teardown need not count" in the
+//! `collect` module docs); the tallies are settled here.
 
 use super::prefetch;
 use crate::contain::contained;
