@@ -812,6 +812,8 @@ fn handles_cloned_out_of_cycles_by_their_drops_free_each_box_once_on_any_thread(
     let escaped = std::mem::take(&mut *stash.lock().unwrap());
     assert_eq!(escaped.len(), 2 * n);
     assert!(escaped.iter().all(|e| Gc::try_get(e).is_none()));
+    // The drops on the collecting thread are settled: each escaped handle is the last one.
+    assert!(escaped.iter().all(|e| Gc::strong_count(e) == 1));
     // The last handles go on another thread: valgrind checks each box is freed once.
     std::thread::spawn(move || drop(escaped)).join().unwrap();
     assert_eq!(heap.counts().live, 0);

@@ -417,6 +417,10 @@ fn a_handle_cloned_out_of_a_cycle_by_its_drop_and_dropped_on_another_thread() {
             })
         };
         assert_eq!(heap.collect(), 1);
+        if let Some(x) = slot.lock().unwrap().as_ref() {
+            // Not taken yet: the collector settled its tally, and this is the last handle.
+            assert_eq!(Gc::strong_count(x), 1);
+        }
         taker.join().unwrap();
         drop(slot.lock().unwrap().take());
         assert_eq!(drops.load(Ordering::SeqCst), 1, "dropped once");
