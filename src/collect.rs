@@ -19,7 +19,7 @@
 //! |---|---|
 //! | `state.rs` | settings, counts and statistics of a heap's collector |
 //! | `scan.rs` | trial deletion over a working set, in place on the heap's lists |
-//! | `verdict.rs` | survivors promoted, garbage condemned, while the world is stopped |
+//! | `verdict.rs` | survivors promoted, garbage condemned (and torn down when no member needs finalizing), while the world is stopped |
 //! | `teardown.rs` | the garbage's values dropped and boxes freed, in batches |
 //! | `collection.rs` | one collection: stop, scan, condemn, tear down, call back, free |
 //! | `finalize.rs` | finalizers of garbage, and the second look that allows resurrection |
@@ -64,6 +64,34 @@
 //! reach the object any more (no handle to clone, upgrades refused, registrations and
 //! attachments refused), so its box is freed without the last-drop operation.
 //!
+//! When no member of the garbage needs finalizing (no type finalizer left to run, no callback
+//! registered: the flag decides, conservatively), the verdict also marks each member torn down
+//! in the same pass, before the world restarts. Nothing can observe the mark early: reading it
+//! through a strong handle needs one (none exists outside the garbage), registrations and
+//! attachments need a strong handle too, and upgrades fail on condemned objects anyway. When
+//! some member does need finalizing, the verdict takes every mark back before the restart.
+//!
+//! ## Drops the teardown need not count
+//!
+//! Dropping the garbage's values drops the handles they hold, mostly to other members. Each
+//! would decrement its target's count only so that the collector can later see whether its own
+//! count is the last one. Instead, while this thread drops its garbage's values, a handle to an
+//! object that is torn down and whose slot carries this thread's `TEARING` tag is let go without
+//! touching the count, and counted in the slot's index field. That slot was written by this
+//! thread's verdict, and no other thread writes it (the object is on no list; another thread
+//! reads only the tag, which stays above every generation, so its scans take the object for an
+//! outside one). The invariant is *count = the collector's handle + live handles + tally*: a
+//! clone adds to the count, a drop on this thread adds to the tally, a drop elsewhere (a handle
+//! a `Drop` let out) decrements atomically as always. So the collector's handle is the last one
+//! exactly when the count equals one plus the tally (read with `Acquire`, pairing with other
+//! threads' `Release` decrements), and then the box is freed as above. Otherwise handles
+//! outlived the teardown: the collector resets the slot (later drops on this thread decrement),
+//! subtracts the tally with a `Release` decrement (the count stays above zero: its own handle is
+//! still there), and drops its handle the ordinary way. A thread tears down at most one
+//! collection's garbage at a time and settles every tally before it finishes, so a slot never
+//! carries a stale tag of a thread; objects torn down by another thread's collection carry that
+//! thread's tag, and their handles are dropped the ordinary way.
+//!
 //! Finalizers are user code that runs after that decision, with every member whole, and may
 //! hand a member's handle to anyone (resurrection). The collector still holds one count on
 //! every garbage object, so none can be freed meanwhile; after the finalizers it stops the
@@ -79,7 +107,8 @@
 //!
 //! The loom models in `tests/loom.rs` check the pause against a last drop, an upgrade, a handle
 //! moved out of a scanned object and cell writes on both threads; making operations ignore the
-//! stop fails them.
+//! stop fails them. Another has a `Drop` let a handle out of its cycle, counted aside on the
+//! collecting thread and dropped on another thread while the collector settles the tally.
 
 pub(crate) mod collection;
 pub(crate) mod control;

@@ -60,7 +60,7 @@ pub(crate) mod raw {
     pub(crate) use super::space::{
         decode, encode, HeapInner, ObjPtr, Shard, LISTS, SHARDS, UNLISTED,
     };
-    pub(crate) use super::thread_state::{count_tracked_frees, current, flush_all};
+    pub(crate) use super::thread_state::{count_tracked_frees, current, flush_all, ThreadState};
     pub(crate) use super::trace::{Edge, Tracer};
     pub(crate) use crate::sync::Ordering;
 }

@@ -768,3 +768,54 @@ fn every_collector_count_is_released_when_drops_panic_in_a_large_batch() {
     assert!(weak.iter().all(|w| w.strong_count() == 0 && w.upgrade().is_none()));
     assert_eq!(heap.counts().live, 0);
 }
+
+/// A cycle member whose `Drop` clones its partner's handle twice: one clone escapes, the
+/// other is dropped at once, on the collecting thread.
+#[derive(Trace)]
+struct Cloner {
+    other: GcCell<Option<Gc<Cloner>>>,
+    #[trace(skip)]
+    stash: Arc<Mutex<Vec<Gc<Cloner>>>>,
+    #[trace(skip)]
+    #[allow(dead_code)] // held only to count drops
+    token: DropToken,
+}
+
+impl Drop for Cloner {
+    fn drop(&mut self) {
+        if let Some(other) = self.other.read().as_ref() {
+            self.stash.lock().unwrap().push(other.clone());
+            drop(other.clone());
+        }
+    }
+}
+
+#[test]
+fn handles_cloned_out_of_cycles_by_their_drops_free_each_box_once_on_any_thread() {
+    let heap = quiet_heap();
+    let drops = DropCounter::default();
+    let stash = Arc::new(Mutex::new(Vec::new()));
+    let n = common::scaled(1000).max(2);
+    let node = |heap: &Heap| {
+        Gc::new_in(
+            Cloner { other: GcCell::new(None), stash: stash.clone(), token: drops.token() },
+            heap,
+        )
+    };
+    for _ in 0..n {
+        let (a, b) = (node(&heap), node(&heap));
+        a.other.set(Some(b.clone()));
+        b.other.set(Some(a));
+    }
+    assert_eq!(heap.collect(), 2 * n);
+    assert_eq!(drops.get(), 2 * n, "every value dropped once");
+    let escaped = std::mem::take(&mut *stash.lock().unwrap());
+    assert_eq!(escaped.len(), 2 * n);
+    assert!(escaped.iter().all(|e| Gc::try_get(e).is_none()));
+    // The drops on the collecting thread are settled: each escaped handle is the last one.
+    assert!(escaped.iter().all(|e| Gc::strong_count(e) == 1));
+    // The last handles go on another thread: valgrind checks each box is freed once.
+    std::thread::spawn(move || drop(escaped)).join().unwrap();
+    assert_eq!(heap.counts().live, 0);
+    assert_eq!(drops.get(), 2 * n);
+}

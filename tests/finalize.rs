@@ -372,3 +372,97 @@ fn resurrected_handles_sent_to_another_thread_are_freed_exactly_once() {
     assert_eq!(g.finalized(), 2 * rounds, "each object finalized once");
     assert_eq!(heap.counts().live, 0);
 }
+
+/// A member without a finalizer of its own, for cycles that mix it with finalizing ones.
+#[derive(Trace)]
+struct Link {
+    name: usize,
+    next: GcCell<Option<Gc<Link>>>,
+    tail: GcCell<Option<Gc<Finalizing>>>,
+}
+
+/// A member whose finalizer walks the whole cycle and records which members it found whole.
+#[derive(Trace)]
+#[trace(finalize = Finalizing::finalize_node)]
+struct Finalizing {
+    head: GcCell<Option<Gc<Link>>>,
+    #[trace(skip)]
+    whole: Arc<Mutex<Vec<bool>>>,
+}
+
+impl Finalizing {
+    fn finalize_node(this: &Gc<Finalizing>) {
+        let mut whole = this.whole.lock().unwrap();
+        let mut at = this.head.read().clone();
+        while let Some(link) = at {
+            let Some(value) = Gc::try_get(&link) else {
+                whole.push(false);
+                break;
+            };
+            whole.push(true);
+            at = value.next.read().clone();
+        }
+    }
+}
+
+/// Members without finalizers that come before the finalizing one in the collector's order are
+/// whole when the finalizer runs, and the cycle is freed afterwards.
+#[test]
+fn members_without_finalizers_are_whole_when_another_member_finalizes() {
+    let heap = heap();
+    let n = scaled(200).max(4);
+    let whole = Arc::new(Mutex::new(Vec::new()));
+    // Links first (allocation order is list order), the finalizing member last.
+    let links: Vec<_> = (0..n)
+        .map(|name| {
+            Gc::new_in(Link { name, next: GcCell::new(None), tail: GcCell::new(None) }, heap)
+        })
+        .collect();
+    for pair in links.windows(2) {
+        pair[0].next.set(Some(pair[1].clone()));
+    }
+    let fin = Gc::new_in(
+        Finalizing { head: GcCell::new(Some(links[0].clone())), whole: whole.clone() },
+        heap,
+    );
+    links[n - 1].tail.set(Some(fin.clone()));
+    assert_eq!(links.iter().map(|l| l.name).sum::<usize>(), n * (n - 1) / 2);
+    drop((links, fin));
+
+    let stats = heap.collect_generation(2);
+    assert_eq!((stats.unreachable, stats.collected, stats.resurrected), (n + 1, n + 1, 0));
+    assert_eq!(*whole.lock().unwrap(), vec![true; n], "every link whole while finalizing");
+    assert_eq!(heap.counts().live, 0);
+}
+
+/// A finalizer callback (`Gc::downgrade_with_finalizer`) on a member whose type has no
+/// finalizer makes the collection take the finalizer path: the callback runs once, before
+/// teardown, and the cycle is freed.
+#[test]
+fn a_finalizer_callback_on_a_member_runs_once_and_its_cycle_is_freed() {
+    let heap = heap();
+    let n = scaled(200).max(4);
+    let links: Vec<_> = (0..n)
+        .map(|name| {
+            Gc::new_in(Link { name, next: GcCell::new(None), tail: GcCell::new(None) }, heap)
+        })
+        .collect();
+    for (i, link) in links.iter().enumerate() {
+        link.next.set(Some(links[(i + 1) % n].clone()));
+    }
+    let runs = Arc::new(AtomicUsize::new(0));
+    let first = Gc::downgrade(&links[0]);
+    let record = runs.clone();
+    let watch = Gc::downgrade_with_finalizer(&links[n - 1], move |_| {
+        record.fetch_add(1, Ordering::SeqCst);
+        // Condemned: no upgrade succeeds, even while the members are whole.
+        assert!(first.upgrade().is_none());
+    });
+    drop(links);
+    let stats = heap.collect_generation(2);
+    assert_eq!((stats.unreachable, stats.collected, stats.resurrected), (n, n, 0));
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    drop(watch);
+    assert_eq!(heap.collect(), 0);
+    assert_eq!(heap.counts().live, 0);
+}

@@ -368,6 +368,66 @@ fn a_resurrected_handle_dropped_by_another_thread_during_the_check() {
     });
 }
 
+/// A member of a self-cycle whose `Drop` clones its own handle (through its edge) into `slot`
+/// and drops a second clone at once, on the collecting thread.
+#[derive(weakling::Trace)]
+struct Leaking {
+    #[trace(skip)]
+    value: Value,
+    #[trace(skip)]
+    slot: Arc<loom::sync::Mutex<Option<Gc<Leaking>>>>,
+    edge: weakling::GcCell<Option<Gc<Leaking>>>,
+}
+
+impl Drop for Leaking {
+    fn drop(&mut self) {
+        if let Some(me) = self.edge.read().as_ref() {
+            *self.slot.lock().unwrap() = Some(me.clone());
+            drop(me.clone());
+        }
+    }
+}
+
+#[test]
+fn a_handle_cloned_out_of_a_cycle_by_its_drop_and_dropped_on_another_thread() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let heap = Arc::new(Heap::new());
+        heap.set_automatic_collection(false);
+        let slot = Arc::new(loom::sync::Mutex::new(None));
+        let x = Gc::new_in(
+            Leaking {
+                value: Value::new(&drops),
+                slot: slot.clone(),
+                edge: weakling::GcCell::new(None),
+            },
+            &heap,
+        );
+        x.edge.set(Some(x.clone()));
+        drop(x);
+        let taker = {
+            let slot = slot.clone();
+            thread::spawn(move || {
+                // Drops the escaped handle, if it is there yet, while the collector may be
+                // settling the drops its teardown counted aside.
+                let taken = slot.lock().unwrap().take();
+                if let Some(x) = taken {
+                    assert!(Gc::try_get(&x).is_none(), "the escaped handle sees a torn-down value");
+                }
+            })
+        };
+        assert_eq!(heap.collect(), 1);
+        if let Some(x) = slot.lock().unwrap().as_ref() {
+            // Not taken yet: the collector settled its tally, and this is the last handle.
+            assert_eq!(Gc::strong_count(x), 1);
+        }
+        taker.join().unwrap();
+        drop(slot.lock().unwrap().take());
+        assert_eq!(drops.load(Ordering::SeqCst), 1, "dropped once");
+        assert_eq!(heap.counts().live, 0);
+    });
+}
+
 #[test]
 fn a_finalizer_detached_or_called_while_its_object_dies_on_another_thread() {
     model(|| {

@@ -12,10 +12,12 @@
 //!    no box can be freed under the collector. The world runs again, and other collections may
 //!    start: the garbage is on no list, so they never see it. Only then does user code run.
 //! 5. Finalizers (finalizer callbacks and `Trace::finalize`) of the garbage run, members still
-//!    whole; if any ran, the world stops once more and the garbage is scanned again on its
+//!    whole (skipped when the verdict found none to run); if any ran, the world stops once more and the garbage is scanned again on its
 //!    own: whatever user code made reachable is resurrected (see `finalize`).
 //! 6. The death callbacks of the garbage are taken out of the registry; every garbage object
-//!    is marked torn down, then their values are dropped (panics contained). A `Drop` that
+//!    is marked torn down (by the verdict already, when no member needed finalizing), then
+//!    their values are dropped (panics contained), the handles they drop to the garbage
+//!    counted aside rather than decremented (see the `collect` module docs). A `Drop` that
 //!    reaches another member finds it torn down: `Gc::try_get` gives `None`, `Deref` panics.
 //!    Dropping the values drops every weak handle that lived only inside the garbage, which
 //!    cancels its callback: so callbacks of weak handles *inside* the garbage never run.
@@ -32,8 +34,8 @@ use super::state::{Collection, Phase, GENERATIONS};
 use super::{teardown, verdict};
 use crate::contain::contained;
 use crate::heap::raw::{
-    callbacks, flush_all, pause, take_attached, AnyGc, HeapInner, ObjPtr, Registration,
-    HAS_ATTACHMENTS, HAS_CALLBACKS, SHARDS,
+    callbacks, current, encode, flush_all, pause, take_attached, AnyGc, HeapInner, ObjPtr,
+    Ordering, Registration, ThreadState, HAS_ATTACHMENTS, HAS_CALLBACKS, SHARDS, UNLISTED,
 };
 use crate::sync::{global, Mutex};
 
@@ -103,9 +105,14 @@ pub(crate) fn collect(
     // Where survivors go, and objects resurrected by finalizers with them.
     let target = (generation + 1).min(GENERATIONS - 1);
     let garbage_list = scratch.take_garbage_list();
+    // The garbage's slot: this thread's `TEARING` one, where its teardown counts the drops it
+    // lets go without a decrement (see "Drops the teardown need not count" in `collect`).
+    let me = current();
+    let garbage_slot = me.and_then(|s| s.tearing_slot()).unwrap_or_else(|| encode(UNLISTED, 0, 0));
     // SAFETY: as above; the shards have not changed since the scan.
-    let verdict::Verdict { garbage, kept, survivors } =
-        unsafe { verdict::apply(&ws, &mut shards, &scratch.refs, keep_garbage, garbage_list) };
+    let verdict::Verdict { garbage, kept, survivors, torn_down, attachments } = unsafe {
+        verdict::apply(&ws, &mut shards, &scratch.refs, keep_garbage, garbage_list, garbage_slot)
+    };
     scratch.trim(ws.len());
     drop(scratch);
     heap.reset_young();
@@ -120,17 +127,23 @@ pub(crate) fn collect(
         let kept = kept.into_iter().map(|o| unsafe { AnyGc::adopt(o.0) });
         heap.collector().garbage.extend(kept);
     }
-    // SAFETY: `garbage` holds condemned, unlisted objects, whole, with one count each held
-    // here; this thread is collecting and holds no collector lock.
-    let Finalized { garbage, resurrected } = unsafe { finalize(heap, garbage, target) };
+    let Finalized { garbage, resurrected } = if torn_down {
+        // No member has a finalizer or a callback: the verdict marked them torn down already.
+        Finalized { garbage, resurrected: 0 }
+    } else {
+        // SAFETY: `garbage` holds condemned, unlisted objects, whole, with one count each held
+        // here; this thread is collecting and holds no collector lock.
+        unsafe { finalize(heap, garbage, target) }
+    };
     collection.resurrected = resurrected;
     collection.collected = garbage.len();
     collection.unreachable = garbage.len() + kept_count;
     crate::heap::raw::count_tracked_frees(heap, garbage.len());
     // SAFETY: `garbage` holds condemned, unlisted objects with one count each held here, and
     // no thread but this one can reach them (the finalizers' user code, if any ran, was
-    // followed by a reachability check).
-    unsafe { free_garbage(garbage) };
+    // followed by a reachability check); if `torn_down`, all are marked and none has callbacks.
+    // Their slots are `garbage_slot`, unless resurrected (then they are not in `garbage`).
+    unsafe { free_garbage(garbage, torn_down.then_some(attachments), me, garbage_slot) };
 
     collection.duration = start.elapsed();
     span.record("examined", collection.examined);
@@ -171,30 +184,62 @@ pub(crate) fn with_world_stopped<R>(
     Some(result)
 }
 
-/// Steps 6 and 7 of the module docs.
+/// Steps 6 and 7 of the module docs. `torn_down` is `Some(attachments)` when the verdict
+/// already marked every object torn down and none has callbacks; `attachments` says whether
+/// some object has attached values.
 ///
 /// # Safety
-/// Every object is condemned, off the books, and holds one strong count owned by the caller.
-unsafe fn free_garbage(garbage: Vec<ObjPtr>) {
+/// Every object is condemned, off the books, and holds one strong count owned by the caller;
+/// with `torn_down`, every object is marked torn down and has no callbacks, and no user code
+/// ran since the verdict.
+///
+/// While the values drop, this thread counts the handles to the garbage that they let go in the
+/// garbage's slots instead of decrementing the counts, if `garbage_slot` is `me`'s `TEARING`
+/// slot; `release` settles the tallies.
+unsafe fn free_garbage(
+    garbage: Vec<ObjPtr>,
+    torn_down: Option<bool>,
+    me: Option<&ThreadState>,
+    garbage_slot: u64,
+) {
     let mut armed: Vec<Vec<Arc<Registration>>> = Vec::new();
     let mut attached = Vec::new();
-    for (at, obj) in garbage.iter().enumerate() {
-        super::prefetch::ahead(&garbage, at);
-        // SAFETY: the caller's count keeps the box allocated.
-        let h = unsafe { obj.0.as_ref() };
-        // Marked torn down; the flags it had say whether there is more to do.
-        // SAFETY: condemned; no user code has run since, so every strong handle to it is the
-        // collector's or inside the garbage, all on this thread. (User code run before this
-        // point must be followed by a reachability check that keeps alive whatever it let
-        // other threads reach.)
-        let flags = unsafe { h.tear_down() };
-        if flags & HAS_CALLBACKS != 0 {
-            armed.push(callbacks::take(obj.0));
+    match torn_down {
+        // Only attachments are left to take (attaching needs a strong handle, and none has
+        // been outside the garbage since the verdict, so no flag changed).
+        Some(true) => {
+            for obj in &garbage {
+                // SAFETY: the caller's count keeps the box allocated.
+                let h = unsafe { obj.0.as_ref() };
+                if h.flags(Ordering::Acquire) & HAS_ATTACHMENTS != 0 {
+                    attached.push(take_attached(obj.0));
+                }
+            }
         }
-        if flags & HAS_ATTACHMENTS != 0 {
-            attached.push(take_attached(obj.0));
+        Some(false) => {}
+        None => {
+            for (at, obj) in garbage.iter().enumerate() {
+                super::prefetch::ahead(&garbage, at);
+                // SAFETY: the caller's count keeps the box allocated.
+                let h = unsafe { obj.0.as_ref() };
+                // Marked torn down; the flags it had say whether there is more to do.
+                // SAFETY: condemned; no user code has run since, so every strong handle to it
+                // is the collector's or inside the garbage, all on this thread. (User code run
+                // before this point must be followed by a reachability check that keeps alive
+                // whatever it let other threads reach.)
+                let flags = unsafe { h.tear_down() };
+                if flags & HAS_CALLBACKS != 0 {
+                    armed.push(callbacks::take(obj.0));
+                }
+                if flags & HAS_ATTACHMENTS != 0 {
+                    attached.push(take_attached(obj.0));
+                }
+            }
         }
     }
+    // Counting drops from here until every tally is settled by `release`, even if this
+    // unwinds.
+    let _tearing = me.filter(|s| s.tearing_slot() == Some(garbage_slot)).map(Tearing::new);
     // SAFETY: every object is torn down, off the books, and held by the collector's count.
     // Boxes that nothing references any more are freed on the way; the rest are left.
     let left = unsafe { teardown::drop_values(&garbage) };
@@ -206,4 +251,22 @@ unsafe fn free_garbage(garbage: Vec<ObjPtr>) {
     // SAFETY: as above, with the values dropped and callbacks and attachments taken.
     unsafe { teardown::release(&left) };
     scan::recycle_garbage_list(garbage);
+}
+
+/// This thread's teardown mode (see `ThreadState::tearing`), on while it lives.
+struct Tearing<'a>(&'a ThreadState);
+
+impl<'a> Tearing<'a> {
+    fn new(me: &'a ThreadState) -> Tearing<'a> {
+        if let Some(slot) = me.tearing_slot() {
+            me.set_tearing(slot);
+        }
+        Tearing(me)
+    }
+}
+
+impl Drop for Tearing<'_> {
+    fn drop(&mut self) {
+        self.0.set_tearing(0);
+    }
 }

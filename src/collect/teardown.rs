@@ -1,9 +1,11 @@
 //! The garbage's last steps, in batches: dropping the values, then releasing the collector's
-//! counts and freeing the boxes.
+//! counts and freeing the boxes. Handles that the values drop to the garbage are tallied in the
+//! objects' slots rather than decremented (see "Drops the teardown need not count" in the
+//! `collect` module docs); the tallies are settled here.
 
 use super::prefetch;
 use crate::contain::contained;
-use crate::heap::raw::{gc_head_of, AnyGc, ObjPtr};
+use crate::heap::raw::{decode, encode, gc_head_of, AnyGc, ObjPtr, Ordering, UNLISTED};
 
 /// How far behind the drops the early release looks: far enough that most objects have lost
 /// their handles from the rest of their cycle, near enough that their boxes are still cached.
@@ -50,10 +52,24 @@ pub(crate) unsafe fn drop_values(garbage: &[ObjPtr]) -> Vec<ObjPtr> {
     left
 }
 
+/// The handles to `obj` that this thread let go without decrementing its count while it
+/// dropped the garbage's values (the index field of its slot; 0 for a slot with no tally).
+///
+/// # Safety
+/// `obj` is garbage of this thread's collection, kept allocated by the collector's count.
+#[inline]
+unsafe fn skipped(obj: ObjPtr) -> usize {
+    // SAFETY: tracked and allocated.
+    let head = unsafe { gc_head_of(obj.0).as_ref() };
+    // Relaxed: written by this thread only (the verdict, then the counted drops).
+    decode(head.slot.load(Ordering::Relaxed)).2
+}
+
 /// Frees `obj` if the collector's count is the only reference of any kind left to it.
 ///
-/// When the collector's handle is the last strong one and no weak reference is left, nothing
-/// can reach the object any more: no other strong handle exists to be cloned (a handle inside
+/// When the collector's handle is the last strong one (once the handles that the teardown's
+/// drops let go without a decrement are discounted: they exist no more) and no weak reference
+/// is left, nothing can reach the object any more: no other strong handle exists to be cloned (a handle inside
 /// another garbage value would be counted), upgrades fail on a condemned object, and no weak
 /// handle or callback registration exists to look at it (registrations and attachments are
 /// refused on condemned objects, and those it had were taken at teardown). Such a box is freed
@@ -70,7 +86,9 @@ unsafe fn free_if_unreferenced(obj: ObjPtr) -> bool {
     let h = unsafe { obj.0.as_ref() };
     // Both loads Acquire: the other handles' and weak references' uses of the object (their
     // Release decrements) happen before the free.
-    if !(h.is_last_condemned_handle() && h.raw_weak_count() == 1) {
+    // SAFETY: forwarded contract.
+    let skipped = unsafe { skipped(obj) };
+    if !(h.is_last_condemned_handle(skipped) && h.raw_weak_count() == 1) {
         return false;
     }
     // SAFETY: tracked and allocated.
@@ -93,6 +111,15 @@ pub(crate) unsafe fn release(garbage: &[ObjPtr]) {
     for &obj in garbage {
         // SAFETY: forwarded contract.
         if !unsafe { free_if_unreferenced(obj) } {
+            // Handles outlive the teardown (a `Drop` stored one): the slot stops counting
+            // drops (later ones decrement), and the tally comes off the count, which stays
+            // above zero by the collector's own handle.
+            // SAFETY: tracked and allocated; garbage of this thread's collection.
+            let (h, head) = unsafe { (obj.0.as_ref(), gc_head_of(obj.0).as_ref()) };
+            // SAFETY: as above.
+            let skipped = unsafe { skipped(obj) };
+            head.slot.store(encode(UNLISTED, 0, 0), Ordering::Relaxed);
+            h.release_skipped(skipped);
             // The collector's count is a strong handle like any other: dropping it takes the
             // same path as any last drop (a torn-down value is not dropped again).
             // SAFETY: a tracked object; the count the collector raised moves to the handle.

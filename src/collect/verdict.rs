@@ -5,11 +5,22 @@
 //! collection) stay in place: the list is compacted, and only an object that moves to a new
 //! index gets its slot rewritten; a full collection that finds no garbage writes to no object
 //! at all. Survivors of a younger list are appended to the target list of the same shard.
+//!
+//! Garbage is also marked torn down in the same pass, while its header is in cache, so that
+//! teardown does not visit every box once more after the world restarts. That is only allowed
+//! when no member needs finalizing (finalizers see every member whole): a member whose type
+//! has a finalizer that has not run, or that has callbacks (some may be finalizer callbacks;
+//! the flag alone decides, conservatively), makes the verdict take the marks back, in a second
+//! pass over the garbage, before the world restarts. Nobody can have seen them: no thread holds
+//! a strong handle to garbage, and every operation that could look (an upgrade, a registration,
+//! an attachment) needs one or waits for the world.
 
 use super::prefetch;
 use super::scan::WorkingSet;
 use super::state::GENERATIONS;
-use crate::heap::raw::{encode, gc_head_of, ObjPtr, Ordering, Shard, UNLISTED};
+use crate::heap::raw::{
+    encode, gc_head_of, ObjPtr, Ordering, Shard, FINALIZED, HAS_ATTACHMENTS, HAS_CALLBACKS,
+};
 use crate::sync::MutexGuard;
 
 /// What a collection found, once applied.
@@ -21,11 +32,17 @@ pub(crate) struct Verdict {
     pub(crate) kept: Vec<ObjPtr>,
     /// Reachable objects, now in the next generation.
     pub(crate) survivors: usize,
+    /// Whether every object of `garbage` is already marked torn down: then no member needs
+    /// finalizing, and none has callbacks.
+    pub(crate) torn_down: bool,
+    /// Whether some object of `garbage` has attached values (meaningful when `torn_down`).
+    pub(crate) attachments: bool,
 }
 
 /// Promotes the survivors, condemns the garbage (or, with `keep_garbage`, keeps it as
 /// survivors with a count raised for the heap's garbage list) and takes it off the lists.
-/// `refs[i]` is 0 exactly for unreachable objects; `garbage` is an empty list to fill.
+/// `refs[i]` is 0 exactly for unreachable objects; `garbage` is an empty list to fill, and
+/// `garbage_slot` the slot its objects get (this thread's `TEARING` slot, or `UNLISTED`).
 ///
 /// # Safety
 /// The world is stopped, `shards` are the working set's shards, locked and unchanged since the
@@ -36,12 +53,16 @@ pub(crate) unsafe fn apply(
     refs: &[i32],
     keep_garbage: bool,
     mut garbage: Vec<ObjPtr>,
+    garbage_slot: u64,
 ) -> Verdict {
     debug_assert!(garbage.is_empty() && refs.len() == ws.len());
     let generation = ws.generation();
     let target = (generation + 1).min(GENERATIONS - 1);
     let mut kept = Vec::new();
-    // Whether an object stays on the lists; condemns it otherwise.
+    // The flags of all garbage, or-ed, and whether some member needs finalizing.
+    let mut flags = 0;
+    let mut finalizing = false;
+    // Whether an object stays on the lists; condemns it (and marks it torn down) otherwise.
     let mut keeps = |obj: ObjPtr, reachable: bool| {
         // SAFETY: objects of the set are tracked and alive.
         let h = unsafe { obj.0.as_ref() };
@@ -59,7 +80,14 @@ pub(crate) unsafe fn apply(
         unsafe { h.condemn_and_hold() };
         // SAFETY: as above.
         let head = unsafe { gc_head_of(obj.0).as_ref() };
-        head.slot.store(encode(UNLISTED, 0, 0), Ordering::Relaxed);
+        head.slot.store(garbage_slot, Ordering::Relaxed);
+        // Marked torn down now, in case no member needs finalizing (taken back otherwise).
+        // SAFETY: condemned just above; the world is stopped and the object unreachable, so
+        // this thread holds its only strong handle (the collector's) and runs no user code.
+        let had = unsafe { h.tear_down() };
+        flags |= had;
+        finalizing |=
+            had & HAS_CALLBACKS != 0 || (head.vtable.finalize.is_some() && had & FINALIZED == 0);
         garbage.push(obj);
         false
     };
@@ -111,5 +139,13 @@ pub(crate) unsafe fn apply(
         }
     }
     let survivors = ws.len() - garbage.len() - kept.len();
-    Verdict { garbage, kept, survivors }
+    if finalizing {
+        for &obj in &garbage {
+            // SAFETY: condemned above, alive by the collector's count; nobody has seen the
+            // mark (module docs).
+            unsafe { obj.0.as_ref().untear() };
+        }
+    }
+    let attachments = flags & HAS_ATTACHMENTS != 0;
+    Verdict { garbage, kept, survivors, torn_down: !finalizing, attachments }
 }

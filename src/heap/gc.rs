@@ -14,7 +14,7 @@ use super::callbacks::{self, Registration};
 use super::deferred::{self, Pending};
 use super::ephemeron::take_attached;
 use super::header::{Header, HAS_ATTACHMENTS, HAS_CALLBACKS};
-use super::layout::{self, release_weak, vtable_of, GcBox};
+use super::layout::{self, gc_head_of, release_weak, vtable_of, GcBox};
 use super::space::{heap_of, Heap, HeapInner};
 use super::trace::{Trace, Tracer};
 use super::weak::Weak;
@@ -603,6 +603,11 @@ impl<T> Gc<T> {
     #[inline]
     fn drop_tracked(&mut self) {
         let op = pause::begin();
+        let tearing = op.tearing();
+        // SAFETY: this handle keeps the box allocated; `tearing` is this thread's.
+        if tearing != 0 && unsafe { count_skipped_drop(Gc::header_ptr(self), tearing) } {
+            return;
+        }
         if self.header().dec_strong() {
             // SAFETY: this drop took the strong count to zero, inside `op`.
             unsafe { Gc::<T>::last_handle_gone(Gc::header_ptr(self), Some(op)) };
@@ -632,6 +637,35 @@ impl<T> Gc<T> {
         // SAFETY: `destroy` runs once, for an object that left the books, on this thread.
         unsafe { deferred::run_or_defer(Pending { header, run: Gc::<T>::destroy }) };
     }
+}
+
+/// Lets a handle to an object of the garbage that this thread's collection is tearing down go
+/// without decrementing its count: the drop is counted in the object's slot instead, where only
+/// this thread reads or writes it, and the collector subtracts the tally when it releases its
+/// own count (see "Drops the teardown need not count" in `collect`). Returns `false`, counting
+/// nothing, for any other object.
+///
+/// # Safety
+/// The caller drops a strong handle to the tracked object `header` inside an operation whose
+/// [`tearing`](pause::Operation::tearing) is `tearing`, not 0.
+#[inline]
+unsafe fn count_skipped_drop(header: NonNull<Header>, tearing: u64) -> bool {
+    // SAFETY: the caller's handle keeps the box allocated.
+    let h = unsafe { header.as_ref() };
+    if !h.is_torn_down() {
+        return false;
+    }
+    // SAFETY: tracked and allocated.
+    let head = unsafe { gc_head_of(header).as_ref() };
+    // Relaxed: a slot with this thread's prefix is written only by this thread (the verdict of
+    // its collection, and the drops counted here); any other slot value, however stale, is
+    // not this prefix and takes the ordinary decrement.
+    let slot = head.slot.load(Ordering::Relaxed);
+    if slot & !u64::from(u32::MAX) != tearing || slot as u32 == u32::MAX {
+        return false;
+    }
+    head.slot.store(slot + 1, Ordering::Relaxed);
+    true
 }
 
 /// Puts a complete new object in its heap's books: a tracked one on this thread's nursery.

@@ -146,13 +146,25 @@ impl Header {
         self.strong.store(old + CONDEMNED + 1, Ordering::Relaxed);
     }
 
-    /// Whether the caller's strong handle to this condemned object is the only one left: then
+    /// Whether the caller's strong handle to this condemned object is the only one left, once
+    /// `skipped` handles that were dropped without decrementing the count are discounted: then
     /// no other handle exists that could be cloned, and no upgrade can add one.
     #[inline]
-    pub(crate) fn is_last_condemned_handle(&self) -> bool {
+    pub(crate) fn is_last_condemned_handle(&self, skipped: usize) -> bool {
         // Acquire: pairs with the Release decrements of the other handles, so their uses of
         // the object happen before whatever the caller does next (free it).
-        self.strong.load(Ordering::Acquire) == CONDEMNED | 1
+        self.strong.load(Ordering::Acquire) == CONDEMNED | (1 + skipped)
+    }
+
+    /// Takes `skipped` handles that were dropped without decrementing the count off it. The
+    /// caller still holds a strong handle, so the count stays above zero.
+    #[inline]
+    pub(crate) fn release_skipped(&self, skipped: usize) {
+        if skipped != 0 {
+            // Release: the dropped handles' uses of the object happen before its destruction,
+            // as for any decrement.
+            self.strong.fetch_sub(skipped, Ordering::Release);
+        }
     }
 
     /// Marks the value of a condemned object torn down and returns the flags it had before.
@@ -174,6 +186,19 @@ impl Header {
             self.weak.fetch_or(TORN_DOWN, Ordering::AcqRel)
         };
         old & !WEAK_MASK & ((1 << HEAP_SHIFT) - 1)
+    }
+
+    /// Takes back [`tear_down`](Header::tear_down) before anything could see the mark.
+    ///
+    /// # Safety
+    /// The caller marked the object torn down while the world is stopped, the world is still
+    /// stopped, and the value has not been dropped.
+    #[inline]
+    pub(crate) unsafe fn untear(&self) {
+        // A read-modify-write: weak handles on other threads may change the weak count now.
+        // Relaxed: no thread reads the flag until the world runs again, and the restart
+        // publishes this store as it publishes the condemned mark.
+        self.weak.fetch_and(!TORN_DOWN, Ordering::Relaxed);
     }
 
     /// Whether the object is tracked and belongs to heap `heap_id`, from one load.
@@ -289,7 +314,12 @@ mod tests {
         assert!(!h.try_inc_strong());
         assert!(!h.dec_strong());
         assert!(!h.dec_strong());
-        assert!(h.is_last_condemned_handle());
+        assert!(!h.is_last_condemned_handle(1));
+        h.inc_strong();
+        // A handle let go without a decrement, counted aside.
+        assert!(h.is_last_condemned_handle(1));
+        h.release_skipped(1);
+        assert!(h.is_last_condemned_handle(0));
         assert!(h.dec_strong());
         assert!(!h.try_inc_strong());
     }

@@ -35,7 +35,9 @@ pub(crate) struct GcBox<T> {
 #[repr(C)]
 pub(crate) struct GcHead {
     pub(crate) vtable: &'static VTable,
-    /// Where the object sits on its heap's lists (see `space`); written under the list's lock.
+    /// Where the object sits on its heap's lists (see `space`); written under the list's lock,
+    /// except for the garbage of a collection, whose slot only the collecting thread writes
+    /// (its `TEARING` tally, see `collect`).
     pub(crate) slot: AtomicU64,
 }
 

@@ -150,6 +150,20 @@ pub(crate) struct Operation {
     _not_send: PhantomData<*const ()>,
 }
 
+impl Operation {
+    /// The slot prefix of the garbage whose values this thread's collection is dropping right
+    /// now (`encode(TEARING, thread, 0)`), or 0: a handle dropped inside such an operation to
+    /// an object of that garbage need not decrement its count (see `Gc::drop_tracked`).
+    #[inline]
+    pub(crate) fn tearing(&self) -> u64 {
+        match self.state {
+            // SAFETY: as in `begin`.
+            Some(state) => unsafe { &*state }.tearing(),
+            None => 0,
+        }
+    }
+}
+
 /// Begins a mutator operation, waiting while a collector scans.
 #[inline]
 pub(crate) fn begin() -> Operation {

@@ -34,6 +34,10 @@ pub(crate) const NURSERY: usize = 0xFD;
 pub(crate) const DEAD_IN_NURSERY: usize = 0xFC;
 /// Slot list tag: on no list: condemned by the collector, or not listed yet.
 pub(crate) const UNLISTED: usize = 0xFE;
+/// Slot list tag: condemned by the collection that runs on the thread the middle field names,
+/// which is tearing it down; the index field counts the handles to it that the teardown's
+/// drops let go without decrementing its count (see `thread_state::ThreadState::tearing`).
+pub(crate) const TEARING: usize = 0xFB;
 /// The slot of a tracked box that is on no list (yet): it names no list, so the collector
 /// never takes it for an object of its working set.
 pub(crate) const OFF_LIST: u64 = (UNLISTED as u64) << 48;

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use super::header::Header;
 use super::layout::gc_head_of;
 use super::pause::Operation;
-use super::space::{decode, encode, heap_of, HeapInner, ObjPtr, DEAD_IN_NURSERY, NURSERY};
+use super::space::{decode, encode, heap_of, HeapInner, ObjPtr, DEAD_IN_NURSERY, NURSERY, TEARING};
 use crate::sync::{global, AtomicU64, AtomicUsize, Mutex, Ordering};
 
 /// Survivors move from a nursery to the heap's lists once it holds this many objects (few
@@ -67,6 +67,10 @@ pub(crate) struct ThreadState {
     tallies: Mutex<Vec<(u32, Arc<Tally>)>>,
     /// The tally of the heap this thread used last; touched only by the owner.
     cache: Cell<Option<(u32, *const Tally)>>,
+    /// While this thread's collection drops the values of its garbage: the slot of a garbage
+    /// object of that collection less its index field (`encode(TEARING, index, 0)`); 0
+    /// otherwise. Touched only by the owner.
+    tearing: Cell<u64>,
 }
 
 // SAFETY: the nursery is used under the exclusion described on the field; everything else is
@@ -118,6 +122,7 @@ impl Local {
             nursery: UnsafeCell::new(Vec::new()),
             tallies: Mutex::new(Vec::new()),
             cache: Cell::new(None),
+            tearing: Cell::new(0),
         });
         reg.threads.push(state.clone());
         #[cfg(not(weakling_loom))]
@@ -423,5 +428,25 @@ pub(crate) unsafe fn flush_all() {
     for state in REGISTRY.lock().threads.iter() {
         // SAFETY: forwarded contract. Due collections are the caller's business already.
         let _ = unsafe { flush(state) };
+    }
+}
+
+impl ThreadState {
+    /// The slot that this thread's collection gives its garbage, if this thread has an index:
+    /// `encode(TEARING, index, 0)`.
+    pub(crate) fn tearing_slot(&self) -> Option<u64> {
+        self.index.map(|i| encode(TEARING, i as usize, 0))
+    }
+
+    /// The slot prefix of the garbage whose values this thread's collection is dropping, or
+    /// 0; see [`Operation::tearing`](super::pause::Operation::tearing).
+    #[inline]
+    pub(crate) fn tearing(&self) -> u64 {
+        self.tearing.get()
+    }
+
+    /// Sets or clears (0) [`tearing`](ThreadState::tearing).
+    pub(crate) fn set_tearing(&self, slot: u64) {
+        self.tearing.set(slot);
     }
 }
