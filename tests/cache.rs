@@ -470,7 +470,8 @@ fn every_policy_serves_a_mixed_workload_from_many_threads_and_the_counts_add_up(
         });
         let stats = cache.stats();
         assert_eq!(stats.requests(), requests.load(Ordering::SeqCst) as u64, "{policy}: {stats:?}");
-        assert!(stats.weak_hits > 0, "{policy}: held objects come back from the weak tier");
+        // Whether held objects came back from the weak tier here depends on how the threads
+        // interleave; the two-tier test below checks those hits exactly, on one thread.
         assert!(cache.entry_count() <= 200, "{policy}");
         assert_eq!(cache.weighted_size(), cache.entry_count());
     }
