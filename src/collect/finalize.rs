@@ -7,7 +7,7 @@
 //! ([`Trace::finalize`]) if its type has one and it has not run yet. That is
 //! user code: it may store a handle to a member somewhere reachable (*resurrection*), or cut
 //! edges between members. So when any finalizer ran, the world is stopped once more and the
-//! garbage is scanned again on its own, exactly as a working set, with the collector's own
+//! garbage is scanned again on its own (`scan::scan_set`), with the collector's own
 //! count on each object discounted:
 //!
 //! * an object referenced from outside the garbage now, and everything it reaches, is
@@ -42,7 +42,7 @@ pub(crate) struct Finalized {
 }
 
 /// Runs the finalizers of `garbage` and checks reachability again if any ran. Resurrected
-/// objects go to list `target` of their shard.
+/// objects go to list `target` (of any shard).
 ///
 /// # Safety
 /// Every object of `garbage` is condemned, on no list, not torn down,
