@@ -57,26 +57,18 @@ pub trait Observer<E>: Send + Sync + 'static {
     fn notify(&self, event: &E);
 }
 
-/// One subscription as the subject's list holds it: a flag and what it delivers to, in one
-/// allocation shared with the [`Subscription`] handle.
-trait Entry<E>: Send + Sync {
-    /// Whether the subscription is in place (cleared by unsubscribe or when found dead).
-    fn active(&self) -> &AtomicBool;
+/// What a subscription delivers to.
+trait Target<E>: Send + Sync {
     /// Delivers `event`; `false` if the subscriber is dead.
     fn deliver(&self, event: &E) -> bool;
     fn alive(&self) -> bool;
 }
 
-struct ObjectEntry<O> {
-    active: AtomicBool,
+struct ObjectTarget<O> {
     object: crate::Weak<O>,
 }
 
-impl<E, O: Observer<E>> Entry<E> for ObjectEntry<O> {
-    fn active(&self) -> &AtomicBool {
-        &self.active
-    }
-
+impl<E, O: Observer<E>> Target<E> for ObjectTarget<O> {
     #[inline]
     fn deliver(&self, event: &E) -> bool {
         match self.object.upgrade() {
@@ -93,20 +85,15 @@ impl<E, O: Observer<E>> Entry<E> for ObjectEntry<O> {
     }
 }
 
-struct MethodEntry<T, F> {
-    active: AtomicBool,
+struct MethodTarget<T, F> {
     method: WeakMethod<T, F>,
 }
 
-impl<E, T, F> Entry<E> for MethodEntry<T, F>
+impl<E, T, F> Target<E> for MethodTarget<T, F>
 where
     T: Send + Sync + 'static,
     F: Fn(&T, &E) + Send + Sync + 'static,
 {
-    fn active(&self) -> &AtomicBool {
-        &self.active
-    }
-
     #[inline]
     fn deliver(&self, event: &E) -> bool {
         self.method.call(event).is_some()
@@ -117,7 +104,15 @@ where
     }
 }
 
-type Shared<E> = Arc<dyn Entry<E>>;
+/// One subscription as the subject's list holds it: whether it is in place (cleared by
+/// unsubscribe or when found dead) and what it delivers to, in one allocation shared with the
+/// [`Subscription`] handle.
+struct Entry<T: ?Sized> {
+    active: AtomicBool,
+    target: T,
+}
+
+type Shared<E> = Arc<Entry<dyn Target<E>>>;
 
 /// The counters of a [`Subject`]. Each is exact once the operations it counts have returned.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -190,9 +185,9 @@ impl<E: 'static> Subject<E> {
     ///
     /// Takes the subject's lock briefly; may be called from inside a delivery.
     pub fn subscribe<O: Observer<E>>(&self, observer: &Gc<O>) -> Subscription<E> {
-        self.add(Arc::new(ObjectEntry {
+        self.add(Arc::new(Entry {
             active: AtomicBool::new(true),
-            object: Gc::downgrade(observer),
+            target: ObjectTarget { object: Gc::downgrade(observer) },
         }))
     }
 
@@ -218,7 +213,7 @@ impl<E: 'static> Subject<E> {
         T: Send + Sync + 'static,
         F: Fn(&T, &E) + Send + Sync + 'static,
     {
-        self.add(Arc::new(MethodEntry { active: AtomicBool::new(true), method }))
+        self.add(Arc::new(Entry { active: AtomicBool::new(true), target: MethodTarget { method } }))
     }
 
     /// Subscribes `function` bound to `receiver`, held weakly: shorthand for
@@ -238,7 +233,7 @@ impl<E: 'static> Subject<E> {
         let len = state.entries.len();
         if len >= 8 && len.is_power_of_two() {
             let before = state.entries.len();
-            state.entries.retain(|e| e.active().load(Ordering::Relaxed) && e.alive());
+            state.entries.retain(|e| e.active.load(Ordering::Relaxed) && e.target.alive());
             let removed = before - state.entries.len();
             self.inner.pruned.fetch_add(removed as u64, Ordering::Relaxed);
         }
@@ -268,12 +263,12 @@ impl<E: 'static> Subject<E> {
             let outcome = contained("observer", || {
                 while let Some(entry) = snapshot.get(next) {
                     next += 1;
-                    if !entry.active().load(Ordering::Acquire) {
+                    if !entry.active.load(Ordering::Acquire) {
                         continue;
                     }
-                    if entry.deliver(event) {
+                    if entry.target.deliver(event) {
                         delivered += 1;
-                    } else if entry.active().swap(false, Ordering::AcqRel) {
+                    } else if entry.active.swap(false, Ordering::AcqRel) {
                         // Dead: the first emit to see it retires it.
                         dead += 1;
                     }
@@ -286,7 +281,7 @@ impl<E: 'static> Subject<E> {
         drop(snapshot);
         if dead > 0 {
             let mut state = self.inner.state.lock();
-            state.entries.retain(|e| e.active().load(Ordering::Relaxed));
+            state.entries.retain(|e| e.active.load(Ordering::Relaxed));
             state.changed();
             drop(state);
             self.inner.pruned.fetch_add(dead, Ordering::Relaxed);
@@ -302,7 +297,7 @@ impl<E: 'static> Subject<E> {
     #[must_use]
     pub fn len(&self) -> usize {
         let state = self.inner.state.lock();
-        state.entries.iter().filter(|e| e.alive()).count()
+        state.entries.iter().filter(|e| e.target.alive()).count()
     }
 
     /// Whether no subscriber is alive.
@@ -343,7 +338,7 @@ impl<E> Subscription<E> {
     /// ended (unsubscribed, or its subscriber died and was pruned). Takes the subject's lock
     /// briefly; may be called from inside a delivery.
     pub fn unsubscribe(&self) -> bool {
-        if !self.entry.active().swap(false, Ordering::AcqRel) {
+        if !self.entry.active.swap(false, Ordering::AcqRel) {
             return false;
         }
         if let Some(inner) = self.subject.upgrade() {
@@ -357,7 +352,7 @@ impl<E> Subscription<E> {
     /// Whether the subscription is in place and its subscriber alive.
     #[must_use]
     pub fn is_active(&self) -> bool {
-        self.entry.active().load(Ordering::Acquire) && self.entry.alive()
+        self.entry.active.load(Ordering::Acquire) && self.entry.target.alive()
     }
 }
 
