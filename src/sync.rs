@@ -47,6 +47,36 @@ impl<T> Mutex<T> {
     }
 }
 
+/// A cell with no lock of its own: a protocol outside it keeps its accesses apart, and each
+/// access says which in its `// SAFETY:` comment. Under loom, loom checks that they are apart.
+pub(crate) struct ExclusiveCell<T>(
+    #[cfg(not(weakling_loom))] std::cell::UnsafeCell<T>,
+    #[cfg(weakling_loom)] loom::cell::UnsafeCell<T>,
+);
+
+impl<T> ExclusiveCell<T> {
+    pub(crate) fn new(value: T) -> Self {
+        #[cfg(not(weakling_loom))]
+        return ExclusiveCell(std::cell::UnsafeCell::new(value));
+        #[cfg(weakling_loom)]
+        return ExclusiveCell(loom::cell::UnsafeCell::new(value));
+    }
+
+    /// Runs `f` on the value.
+    ///
+    /// # Safety
+    /// No other access to the cell happens at the same time: every access happens before or
+    /// after this one.
+    pub(crate) unsafe fn with_mut<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        #[cfg(not(weakling_loom))]
+        // SAFETY: the caller rules out every other access for the duration.
+        return f(unsafe { &mut *self.0.get() });
+        #[cfg(weakling_loom)]
+        // SAFETY: as above; loom checks it.
+        return self.0.with_mut(|p| f(unsafe { &mut *p }));
+    }
+}
+
 /// The calling thread's identity (loom's model threads share one OS thread).
 #[cfg(not(weakling_loom))]
 pub(crate) fn thread_id() -> std::thread::ThreadId {

@@ -19,8 +19,8 @@
 //! * When the object dies, its entries are taken out of the table *after* its strong count
 //!   reached zero, so every upgrade already fails; then the callbacks run newest first, each
 //!   at most once, each with a dead handle to the registration. A callback races only with
-//!   the cancellation of its own registration, and both take the callback out under one
-//!   lock, so exactly one of them gets it.
+//!   the cancellation of its own registration, and the registration's handle count decides
+//!   which of the two takes the callback out: exactly one of them gets it.
 //! * The table entry of an address exists only while the object lives, so a new object at a
 //!   reused address never sees old entries; registering on an object the collector is
 //!   tearing down inserts nothing (its death has been decided). An object that is condemned
@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use super::header::{Header, HAS_CALLBACKS, TORN_DOWN};
 use crate::contain::contained;
-use crate::sync::{global, AtomicUsize, CachePadded, Mutex, Ordering};
+use crate::sync::{global, AtomicUsize, CachePadded, ExclusiveCell, Mutex, Ordering};
 
 /// A callback with its type erased: it receives its registration and turns it into a typed
 /// [`Weak`](crate::Weak) handle (adopting one handle count) before calling the user's code.
@@ -56,9 +56,12 @@ pub(crate) struct Registration {
 
 /// What a registration does at its object's death.
 enum Action {
-    /// A user closure, run at most once; taken out under the lock by whichever of the death
-    /// and the cancellation comes first.
-    Callback(Mutex<Option<ErasedCallback>>),
+    /// A user closure, run at most once; taken out by whichever of the death and the
+    /// cancellation comes first. The handle count keeps the two apart without a lock: the
+    /// death takes it while holding a handle it acquired, so the count cannot reach zero
+    /// meanwhile; the cancellation takes it once the count reached zero, after which no
+    /// handle can be acquired. The count's read-modify-writes order the two.
+    Callback(ExclusiveCell<Option<ErasedCallback>>),
     /// A [`DeathListener`] told `(token, object)`. Nothing to take out: the death notifies
     /// only while it holds a handle, so a cancellation (all handles gone) and a notification
     /// never overlap, and the registration is in the table at most once.
@@ -111,7 +114,7 @@ impl Registration {
         Registration {
             target,
             handles: AtomicUsize::new(1),
-            action: Action::Callback(Mutex::new(Some(callback))),
+            action: Action::Callback(ExclusiveCell::new(Some(callback))),
             release_target,
             finalizer,
         }
@@ -168,7 +171,10 @@ impl Registration {
             return;
         }
         if let Action::Callback(callback) = &self.action {
-            let unrun = callback.lock().take();
+            // SAFETY: the count reached zero here, once: no handle can be acquired any more,
+            // so the death cannot take the callback now; if it took it before, its release of
+            // the handle it held (ordered by the count) came after.
+            let unrun = unsafe { callback.with_mut(Option::take) };
             if unrun.is_some() {
                 contained("dropping a cancelled weak-reference callback", || drop(unrun));
             }
@@ -324,7 +330,11 @@ fn fire_one(registration: Arc<Registration>) {
     }
     match &registration.action {
         Action::Callback(callback) => {
-            let callback = callback.lock().take();
+            // SAFETY: the handle acquired above keeps the count above zero, so the
+            // cancellation cannot take the callback now, and did not before (the acquire
+            // would have failed); the registration was in the table once, so no other death
+            // takes it.
+            let callback = unsafe { callback.with_mut(Option::take) };
             match callback {
                 // The callback adopts the handle acquired above.
                 Some(callback) => {
