@@ -21,6 +21,7 @@
 //! | `scan.rs` | trial deletion over a working set, in place on the heap's lists |
 //! | `verdict.rs` | survivors promoted, garbage condemned (and torn down when no member needs finalizing), while the world is stopped |
 //! | `teardown.rs` | the garbage's values dropped and boxes freed, in batches |
+//! | `world.rs` | the world stopped for a collector: the collector lock, the stop, the lists locked |
 //! | `collection.rs` | one collection: stop, scan, condemn, tear down, call back, free |
 //! | `finalize.rs` | finalizers of garbage, and the second look that allows resurrection |
 //! | `control.rs` | the `gc` surface on [`Heap`](crate::Heap), the automatic trigger |
@@ -119,6 +120,7 @@ pub(crate) mod scan;
 pub(crate) mod state;
 mod teardown;
 mod verdict;
+mod world;
 
 pub(crate) use control::at_safe_point;
 pub use inspect::is_tracked;

@@ -31,24 +31,19 @@ use std::time::{Duration, Instant};
 use super::finalize::{finalize, Finalized};
 use super::scan::{self, WorkingSet};
 use super::state::{Collection, Phase, GENERATIONS};
+use super::world::{StoppedWorld, ONE_AT_A_TIME};
 use super::{teardown, verdict};
 use crate::contain::contained;
 use crate::heap::raw::{
-    callbacks, current, encode, flush_all, pause, take_attached, AnyGc, HeapInner, ObjPtr,
-    Ordering, Registration, ThreadState, HAS_ATTACHMENTS, HAS_CALLBACKS, SHARDS, UNLISTED,
+    callbacks, current, encode, pause, take_attached, AnyGc, HeapInner, ObjPtr, Ordering,
+    Registration, ThreadState, HAS_ATTACHMENTS, HAS_CALLBACKS, UNLISTED,
 };
-use crate::sync::{global, Mutex};
 
 /// How long an explicit collection waits for threads inside a cell write before it gives up.
 pub(super) const PATIENCE: Duration = Duration::from_millis(200);
 /// The same for an automatic one, which runs inside an allocation: short, and it simply
 /// happens again at a later safe point.
 const AUTOMATIC_PATIENCE: Duration = Duration::from_millis(2);
-
-global! {
-    /// One stop-and-scan at a time, process-wide (the world is stopped for all heaps at once).
-    pub(super) static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-}
 
 /// Collects `generation` (and the younger ones) of `heap`. `None` when this thread is
 /// already collecting, or when `explicit` is false and another thread is. An automatic
@@ -78,7 +73,7 @@ pub(crate) fn collect(
 
     let mut collection = Collection { generation, ..Collection::default() };
     let patience = if explicit { PATIENCE } else { AUTOMATIC_PATIENCE };
-    let Some(stopped) = pause::stop_the_world(patience) else {
+    let Some(mut world) = StoppedWorld::stop(heap, exclusive, patience) else {
         collection.abandoned = true;
         collection.duration = start.elapsed();
         if !explicit {
@@ -91,16 +86,13 @@ pub(crate) fn collect(
         notify(heap, Phase::Stop(collection));
         return Some(collection);
     };
-    // SAFETY: the world is stopped and this thread runs no operation.
-    unsafe { flush_all() };
-    let mut shards: Vec<_> = (0..SHARDS).map(|i| heap.lock_shard(i)).collect();
     // The working set stays on its lists; the scan and the verdict work in place (see `scan`).
-    let ws = WorkingSet::new(heap.id(), generation, &shards);
+    let ws = WorkingSet::new(heap.id(), generation, &world.shards);
     let mut scratch = scan::scratch();
     // SAFETY: world stopped, nurseries flushed, every shard locked; every listed object is
     // alive (a dying one leaves its list inside the operation that took its count to zero,
     // which the stop waited for).
-    unsafe { scan::scan(&ws, &shards, &mut scratch) };
+    unsafe { scan::scan(&ws, &world.shards, &mut scratch) };
     let keep_garbage = heap.collector().keep_garbage;
     // Where survivors go, and objects resurrected by finalizers with them.
     let target = (generation + 1).min(GENERATIONS - 1);
@@ -111,14 +103,19 @@ pub(crate) fn collect(
     let garbage_slot = me.and_then(|s| s.tearing_slot()).unwrap_or_else(|| encode(UNLISTED, 0, 0));
     // SAFETY: as above; the shards have not changed since the scan.
     let verdict::Verdict { garbage, kept, survivors, torn_down, attachments } = unsafe {
-        verdict::apply(&ws, &mut shards, &scratch.refs, keep_garbage, garbage_list, garbage_slot)
+        verdict::apply(
+            &ws,
+            &mut world.shards,
+            &scratch.refs,
+            keep_garbage,
+            garbage_list,
+            garbage_slot,
+        )
     };
     scratch.trim(ws.len());
     drop(scratch);
     heap.reset_young();
-    drop(shards);
-    drop(stopped);
-    drop(exclusive);
+    drop(world);
 
     collection.examined = ws.len();
     let kept_count = kept.len();
@@ -173,15 +170,8 @@ pub(crate) fn with_world_stopped<R>(
     if pause::collecting() {
         return None;
     }
-    let _exclusive = ONE_AT_A_TIME.lock();
-    let stopped = pause::stop_the_world(PATIENCE)?;
-    // SAFETY: the world is stopped and this thread runs no operation.
-    unsafe { flush_all() };
-    let mut shards: Vec<_> = (0..SHARDS).map(|i| heap.lock_shard(i)).collect();
-    let result = f(&mut shards);
-    drop(shards);
-    drop(stopped);
-    Some(result)
+    let mut world = StoppedWorld::stop(heap, ONE_AT_A_TIME.lock(), PATIENCE)?;
+    Some(f(&mut world.shards))
 }
 
 /// Steps 6 and 7 of the module docs. `torn_down` is `Some(attachments)` when the verdict

@@ -25,12 +25,13 @@
 //!
 //! [`Trace::finalize`]: crate::Trace::finalize
 
-use super::collection::{ONE_AT_A_TIME, PATIENCE};
+use super::collection::PATIENCE;
 use super::scan;
+use super::world::{lock_shards, StoppedWorld, ONE_AT_A_TIME};
 use crate::contain::contained;
 use crate::heap::raw::{
-    callbacks, encode, gc_head_of, pause, AnyGc, HeapInner, ObjPtr, Ordering, FINALIZED,
-    HAS_CALLBACKS, SHARDS,
+    callbacks, encode, gc_head_of, AnyGc, HeapInner, ObjPtr, Ordering, FINALIZED, HAS_CALLBACKS,
+    SHARDS,
 };
 
 /// What the finalization step left.
@@ -91,9 +92,8 @@ pub(crate) unsafe fn finalize(
 /// # Safety
 /// As for [`finalize`].
 unsafe fn recheck(heap: &'static HeapInner, garbage: Vec<ObjPtr>, target: usize) -> Finalized {
-    let exclusive = ONE_AT_A_TIME.lock();
-    let stopped = pause::stop_the_world(PATIENCE);
-    let reachable = match &stopped {
+    let mut world = StoppedWorld::stop(heap, ONE_AT_A_TIME.lock(), PATIENCE);
+    let reachable = match &world {
         // SAFETY: the world is stopped; every object is tracked, alive (the caller's count)
         // and not torn down; the caller's count is the one discounted.
         Some(_) => unsafe { scan::scan_set(&garbage, 1) },
@@ -109,7 +109,17 @@ unsafe fn recheck(heap: &'static HeapInner, garbage: Vec<ObjPtr>, target: usize)
     let mut still = Vec::with_capacity(garbage.len());
     let mut back = Vec::new();
     {
-        let mut shards: Vec<_> = (0..SHARDS).map(|i| heap.lock_shard(i)).collect();
+        // When the stop failed the world runs, and the lists are locked on their own: the
+        // garbage is on none of them and the collector's counts keep it alive, so only the
+        // list positions need the locks.
+        let mut own_shards;
+        let shards = match &mut world {
+            Some(world) => &mut world.shards,
+            None => {
+                own_shards = lock_shards(heap);
+                &mut own_shards
+            }
+        };
         for (at, (obj, reachable)) in garbage.into_iter().zip(reachable).enumerate() {
             if !reachable {
                 still.push(obj);
@@ -128,8 +138,7 @@ unsafe fn recheck(heap: &'static HeapInner, garbage: Vec<ObjPtr>, target: usize)
             back.push(obj);
         }
     }
-    drop(stopped);
-    drop(exclusive);
+    drop(world);
     let resurrected = back.len();
     for obj in back {
         // The object is listed and alive again: the collector's count goes the way of any
