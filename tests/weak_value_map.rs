@@ -64,6 +64,58 @@ fn one_value_under_several_keys_vanishes_from_all() {
     assert_eq!(map.len(), 0);
 }
 
+/// Hashes every key to `key >> 8 << 32 | 0x10`: keys that differ only above their low byte
+/// land in one shard and one probe group with one 7-bit tag, so the table itself cannot tell
+/// their entries apart before the full hash is compared.
+#[derive(Clone, Default)]
+struct CollidingTags;
+
+impl std::hash::BuildHasher for CollidingTags {
+    type Hasher = CollidingTagsHasher;
+    fn build_hasher(&self) -> CollidingTagsHasher {
+        CollidingTagsHasher(0)
+    }
+}
+
+struct CollidingTagsHasher(u64);
+
+impl std::hash::Hasher for CollidingTagsHasher {
+    fn finish(&self) -> u64 {
+        self.0 >> 8 << 32 | 0x10
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0 << 8 | u64::from(b);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n);
+    }
+}
+
+#[test]
+fn one_value_under_keys_whose_hashes_share_their_tag_vanishes_from_all() {
+    // A death finds its entry by the key's full hash and the value's identity: with one value
+    // under several keys, the identity alone would match the wrong key's entry.
+    let map: WeakValueMap<u32, u32, CollidingTags> = WeakValueMap::with_hasher(CollidingTags);
+    let keys = [0x100, 0x200, 0x300, 0x400];
+    let v = Gc::new(5);
+    for k in keys {
+        map.insert(k, &v);
+    }
+    let w = Gc::new(6);
+    map.insert(0x500, &w);
+    assert_eq!(map.len(), 5);
+    drop(v);
+    assert_eq!(map.len(), 1, "every entry of the dead value goes, and only those");
+    assert_eq!(map.get(&0x500), Some(w.clone()));
+    for k in keys {
+        map.insert(k, &w);
+    }
+    drop(w);
+    assert!(map.is_empty());
+}
+
 #[test]
 fn removing_an_entry_cancels_its_callback() {
     let map: WeakValueMap<u32, u32> = WeakValueMap::new();

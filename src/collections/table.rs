@@ -12,7 +12,10 @@
 //!   lock and can never leave a table half rehashed.
 //! * Lookups take an equality *closure*: the collections find an entry by key equality (user
 //!   code), by the identity of a dead referent (a death callback), or by the key object's
-//!   address (identity-keyed variants), all with one engine.
+//!   address (identity-keyed variants), all with one engine. The closure is asked only about
+//!   entries whose stored hash is the probe's: hashbrown compares just 7 bits of the hash
+//!   before calling it, and a closure that compares identities cannot tell apart two entries
+//!   of different keys holding the same object (one value under several keys).
 //!
 //! # Rules for callers
 //!
@@ -40,6 +43,12 @@ pub(crate) struct Table<E> {
 
 fn rehash<E: Hashed>(entry: &E) -> u64 {
     entry.hash()
+}
+
+/// `eq`, asked only about entries whose stored hash is `hash`.
+#[inline]
+fn same_hash<E: Hashed>(hash: u64, mut eq: impl FnMut(&E) -> bool) -> impl FnMut(&E) -> bool {
+    move |entry| entry.hash() == hash && eq(entry)
 }
 
 impl<E: Hashed> Table<E> {
@@ -74,7 +83,7 @@ impl<E: Hashed> Table<E> {
         f: impl FnOnce(&E) -> R,
     ) -> Option<R> {
         let shard = self.shard(hash).read();
-        shard.find(hash, eq).map(f)
+        shard.find(hash, same_hash(hash, eq)).map(f)
     }
 
     /// Looks `probe` up under the write lock (`eq(entry, &probe)`) and hands the slot and the
@@ -89,7 +98,7 @@ impl<E: Hashed> Table<E> {
         f: impl FnOnce(Entry<'_, E>, Q) -> R,
     ) -> R {
         let mut shard = self.shard(hash).write();
-        let slot = shard.entry(hash, |present| eq(present, &probe), rehash);
+        let slot = shard.entry(hash, same_hash(hash, |present| eq(present, &probe)), rehash);
         f(slot, probe)
     }
 
@@ -105,7 +114,7 @@ impl<E: Hashed> Table<E> {
     ) -> (R, Option<E>) {
         let hash = new.hash();
         let mut shard = self.shard(hash).write();
-        match shard.entry(hash, |present| eq(present, &new), rehash) {
+        match shard.entry(hash, same_hash(hash, |present| eq(present, &new)), rehash) {
             Entry::Occupied(mut present) => match decide(Some(present.get())) {
                 (false, r) => (r, Some(new)),
                 (true, r) => (r, Some(std::mem::replace(present.get_mut(), new))),
@@ -124,7 +133,7 @@ impl<E: Hashed> Table<E> {
     #[inline]
     pub(crate) fn remove(&self, hash: u64, eq: impl FnMut(&E) -> bool) -> Option<E> {
         let mut shard = self.shard(hash).write();
-        match shard.find_entry(hash, eq) {
+        match shard.find_entry(hash, same_hash(hash, eq)) {
             Ok(found) => Some(found.remove().0),
             Err(_) => None,
         }
