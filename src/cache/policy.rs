@@ -86,11 +86,20 @@ pub enum Policy {
     /// Least recently used.
     Lru,
     /// S3-FIFO or a frequency-biased W-TinyLFU (a one-entry window, no hill climber),
-    /// whichever miniature simulations of a hash-sampled share of the cache's own requests
-    /// find better, switched while the cache runs; see the module `adaptive` for how. On the
-    /// shared traces it keeps S3-FIFO's figures where S3-FIFO is ahead (OLTP, the web traces,
-    /// cloudPhysicsIO) and takes W-TinyLFU's on loop and P6; it falls short on the short gli
-    /// trace, where the choice would have to be made before the cache first fills.
+    /// whichever is doing better on this cache's own requests, switched while the cache runs.
+    ///
+    /// A hash-sampled share of the keys (1 in `2^s`, for the largest `s` of at most 6 that
+    /// leaves each miniature 256 units of capacity or more; every key below 512) is replayed through a miniature of each candidate at the
+    /// capacity scaled by the same share (Waldspurger et al., "Cache Modeling and Optimization
+    /// using Miniature Simulations", USENIX ATC '17). S3-FIFO runs first; the live policy
+    /// switches when the other miniature's lead in hits is both statistically clear and large
+    /// enough to last, and the new policy adopts every resident key, so a switch keeps the
+    /// resident set. On the shared traces it keeps S3-FIFO's figures where S3-FIFO is ahead
+    /// (OLTP, sprite, the web traces, cloudPhysicsIO), takes W-TinyLFU's on loop and P6, and
+    /// has the best average of any policy; it falls short on the short gli trace, where the
+    /// choice would have to be made before the cache first fills. A hit costs more than under
+    /// S3-FIFO (a slot lookup and a sketch increment; a sampled key also runs the miniatures)
+    /// and an entry takes more memory (a slot and the sketch).
     Adaptive,
 }
 
