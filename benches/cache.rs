@@ -6,7 +6,9 @@
 //! weakling, `Arc<u64>` for the peers) with room for 10,000, so every lookup hits. Each timed
 //! iteration looks up `BATCH` keys from a fixed pseudo-random sequence and drops the returned
 //! handle; weakling's statistics are always on. `Throughput::Elements(BATCH)`: the time per
-//! lookup is the reported time divided by `BATCH`.
+//! lookup is the reported time divided by `BATCH`. `weakling` runs the default policy,
+//! `weakling_adaptive` [`Policy::Adaptive`] (the hit also feeds its frequency sketch while
+//! S3-FIFO is live, and replays a sampled share of the lookups in its miniatures).
 //!
 //! `get_hit_2t` runs two threads on one shared cache, each with its own key sequence; its
 //! figures are the time per lookup *per thread* (equal to `get_hit_1t`'s when two threads scale
@@ -18,7 +20,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
-use weakling::cache::{workload::Rng, Cache};
+use weakling::cache::{workload::Rng, Cache, Policy};
 use weakling::Gc;
 
 const BATCH: u64 = 1000;
@@ -51,8 +53,8 @@ impl Lookup for quick_cache::sync::Cache<u64, Arc<u64>> {
     }
 }
 
-fn weakling_cache() -> Cache<u64, u64> {
-    let cache = Cache::new(CAPACITY);
+fn weakling_cache(policy: Policy) -> Cache<u64, u64> {
+    let cache = Cache::builder(CAPACITY).policy(policy).build();
     for k in 0..KEYS {
         cache.insert(k, Gc::new(k));
     }
@@ -119,7 +121,8 @@ fn configure(group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>) {
 
 fn peers() -> Vec<(&'static str, Arc<dyn Lookup>)> {
     vec![
-        ("weakling", Arc::new(weakling_cache())),
+        ("weakling", Arc::new(weakling_cache(Policy::default()))),
+        ("weakling_adaptive", Arc::new(weakling_cache(Policy::Adaptive))),
         ("moka", Arc::new(moka_cache())),
         ("quick_cache", Arc::new(quick_cache())),
     ]

@@ -416,6 +416,38 @@ fn a_weigher_bounds_the_weight_and_a_panicking_one_is_contained() {
 }
 
 #[test]
+fn the_adaptive_policy_keeps_a_weighted_sharded_cache_within_its_weight() {
+    // A loop over more weight than fits, where a frequency filter beats S3-FIFO: the adaptive
+    // policy's miniatures favour its frequency candidate and it switches while the cache is in
+    // use; the weight bound holds throughout, and the switch shows in the hits.
+    let run = |policy: Policy| {
+        let cache: Cache<u64, u64> = Cache::builder(4_000)
+            .policy(policy)
+            .shards(2)
+            .weigher(|k, _| (k % 3 + 1) as u32)
+            .build();
+        let mut hits = 0u64;
+        for i in 0..300_000u64 {
+            let k = i % 2_200;
+            if cache.get(&k).is_some() {
+                hits += 1;
+            } else {
+                cache.insert(k, Gc::new(k));
+            }
+            if i % 997 == 0 {
+                assert!(cache.weighted_size() <= 4_000, "{policy}: {}", cache.weighted_size());
+            }
+        }
+        assert!(cache.weighted_size() <= 4_000);
+        cache.invalidate_all();
+        assert_eq!((cache.entry_count(), cache.weighted_size()), (0, 0));
+        hits
+    };
+    let (adaptive, fifo) = (run(Policy::Adaptive), run(Policy::S3Fifo));
+    assert!(adaptive > fifo + 10_000, "adaptive {adaptive} hits, s3-fifo {fifo}");
+}
+
+#[test]
 fn a_value_whose_drop_panics_leaves_the_cache_usable() {
     struct Bomb;
     impl Drop for Bomb {

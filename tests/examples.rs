@@ -41,6 +41,7 @@ const EXAMPLES: &[&str] = &[
     "weak_set_observers",
     "id_registry",
     "hitrate",
+    "policy_pairs",
     "get_object",
     "cached_loader",
 ];
@@ -1084,9 +1085,16 @@ fn hitrate_replays_tiny_traces_in_every_format() {
         assert_eq!((one["lru"].as_str(), one["belady"].as_str()), ("0.00", "33.33"), "{heading}");
         let two = hitrate_row(&stdout, heading, 2);
         assert_eq!((two["lru"].as_str(), two["belady"].as_str()), ("33.33", "50.00"), "{heading}");
-        for column in
-            ["s3-fifo", "w-tinylfu", "sieve", "arc", "moka", "quick_cache", "two-tier k=1000"]
-        {
+        for column in [
+            "s3-fifo",
+            "w-tinylfu",
+            "sieve",
+            "arc",
+            "adaptive",
+            "moka",
+            "quick_cache",
+            "two-tier k=1000",
+        ] {
             let r: f64 =
                 two[column].parse().unwrap_or_else(|_| panic!("{column}: {}", two[column]));
             assert!((0.0..=50.0).contains(&r), "{heading} {column}: {r} exceeds the optimum");
@@ -1094,7 +1102,7 @@ fn hitrate_replays_tiny_traces_in_every_format() {
     }
     let chart = std::fs::read_to_string(&svg).expect("the chart was written");
     assert!(chart.starts_with("<svg") && chart.trim_end().ends_with("</svg>"));
-    assert_eq!(chart.matches("<polyline").count(), 3 * 9, "nine series in each of three panels");
+    assert_eq!(chart.matches("<polyline").count(), 3 * 10, "ten series in each of three panels");
 
     // A malformed trace is an error naming the file and the line, and the tool fails.
     let bad = dir.join("bad.txt");
@@ -1181,4 +1189,25 @@ fn cached_loader_loads_once_per_key_across_threads_and_shares_errors() {
             "lookups 8 (hits + misses), loads 3, load failures 1",
         ],
     );
+}
+
+#[test]
+fn policy_pairs_names_what_it_cannot_replay() {
+    // The replays themselves need the shared traces (checked by tests/cache_simulate.rs); here,
+    // the tool's failures: an unknown policy, and a traces directory without the files.
+    let output = Command::new(binary("policy_pairs")).arg("mru").output().expect("it runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unknown policy `mru`") && stderr.contains("adaptive"), "{stderr}");
+
+    let empty = Path::new(env!("CARGO_TARGET_TMPDIR")).join("policy_pairs_no_traces");
+    std::fs::create_dir_all(&empty).expect("a scratch directory");
+    let output = Command::new(binary("policy_pairs"))
+        .args(["--only", "gli"])
+        .env("WEAKLING_TRACES", &empty)
+        .output()
+        .expect("it runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("gli.trace.gz"), "{stderr}");
 }

@@ -6,6 +6,7 @@
 //! straight to the main queue. The main queue evicts from its end, but a key hit since it was
 //! last examined goes round again with its counter (at most 3) lowered by one.
 
+use super::adaptive::{Resident, Switchable};
 use super::ghost::Ghosts;
 use super::list::{Queue, Slab, NIL};
 use super::{Eviction, Handle};
@@ -135,5 +136,39 @@ impl<K: Send> Eviction<K> for S3Fifo<K> {
 
     fn heap_bytes(&self) -> usize {
         self.slab.heap_bytes() + self.ghosts.heap_bytes()
+    }
+}
+
+impl<K: Send> Switchable<K> for S3Fifo<K> {
+    /// The small queue from its oldest end, then the main queue from its oldest end; a key
+    /// hit since it was last examined counts as hot.
+    fn drain(&mut self, out: &mut Vec<Resident<K>>) {
+        for mut q in [
+            std::mem::replace(&mut self.small, Queue::new()),
+            std::mem::replace(&mut self.main, Queue::new()),
+        ] {
+            while let Some(i) = self.slab.pop_back(&mut q) {
+                let node = self.slab.node(i);
+                let (hash, weight, hot) = (node.hash, node.weight, node.mark > 0);
+                let key = self.slab.release(i);
+                out.push(Resident { key, hash, weight, hot });
+            }
+        }
+        self.slab.clear();
+    }
+
+    /// Every adopted key joins the main queue at its newest end, a hot one with one round of
+    /// grace.
+    fn adopt(&mut self, resident: Resident<K>) -> Handle {
+        let Resident { key, hash, weight, hot } = resident;
+        let i = self.slab.alloc(key, hash, weight);
+        self.slab.node_mut(i).mark = u8::from(hot);
+        self.slab.push_front(&mut self.main, i, MAIN);
+        i
+    }
+
+    fn identity(&self, handle: Handle) -> (u64, u32) {
+        let node = self.slab.node(handle);
+        (node.hash, node.weight)
     }
 }

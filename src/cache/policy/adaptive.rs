@@ -1,0 +1,535 @@
+//! The adaptive policy: S3-FIFO or a frequency-biased W-TinyLFU, whichever miniature
+//! simulations of the cache's own requests find better, switched while the cache runs.
+//!
+//! Neither policy wins everywhere. S3-FIFO suits recency-driven streams with many one-hit
+//! keys (database, web and block traces); W-TinyLFU with its window held at one entry suits
+//! loops and frequency-skewed streams, where S3-FIFO's FIFO queues churn. On a given workload
+//! the gap between them is often several points of hit ratio.
+//!
+//! * **Evidence.** A fixed share of the keys, picked by a hash of the key (1 in `2^s`, with
+//!   `s` the largest shift of at most 6 that leaves at least 256 units of capacity), is
+//!   replayed through one [`Miniature`] per candidate, each at the capacity scaled by the same
+//!   share. A request for an unsampled key costs a multiply and a compare.
+//! * **Decision.** A sampled request where exactly one miniature hits is a point for that
+//!   candidate. The policy keeps the frequency candidate's lead in points and the number of
+//!   such disagreements, both shrunk by a tenth every epoch (twice the miniature capacity in
+//!   sampled requests) so that old phases fade. It switches when the other candidate leads by
+//!   more than three standard deviations of a fair coin over those disagreements (`3√n`) plus
+//!   a tenth of an epoch's sampled requests. The first term keeps noise from switching; the
+//!   second asks for an advantage that lasts (about one hit in a hundred sampled requests,
+//!   kept up for several epochs, builds up to it) or a very large burst, because a switch
+//!   costs the order and history the live policy had built: on cloudPhysicsIO, phases of a
+//!   few thousand requests favour W-TinyLFU, and switching for each of them lost more than
+//!   it gained. After a switch the evidence starts afresh.
+//! * **Switching.** The live policy hands over its resident keys, coldest first, with a hot
+//!   flag (hit since it was last examined, or protected); the new policy adopts them in that
+//!   order without evicting anything, so a switch leaves the resident set as it was. While
+//!   S3-FIFO is live the frequency sketch keeps counting every request, so that W-TinyLFU,
+//!   when it takes over, judges newcomers by their whole history; it also counts each adopted
+//!   key once more (hot ones twice), which keeps the resident keys in place until newcomers
+//!   have been seen more often.
+//!
+//! The cache's handle for an entry must not change when the policy does, so the adaptive
+//! policy keeps its own slot table: the handle it hands out is a slot holding the key and the
+//! live policy's handle, and the live policy's keys are slot numbers. A hit costs one indexed
+//! load more than the live policy's own, plus a sketch increment while S3-FIFO is live.
+
+use super::list::NIL;
+use super::miniature::Miniature;
+use super::s3fifo::S3Fifo;
+use super::sketch::Sketch;
+use super::tinylfu::TinyLfu;
+use super::{Eviction, Handle};
+
+/// The miniatures aim for at least this many units of capacity.
+const MINIATURE_CAPACITY: u64 = 256;
+/// At most one key in `2^MAX_SHIFT` is sampled.
+const MAX_SHIFT: u32 = 6;
+/// Epochs last this many times the miniature capacity, in sampled requests.
+const EPOCH_FACTOR: u64 = 2;
+/// What the lead and the disagreements keep of themselves at the end of each epoch.
+const DECAY: f64 = 0.9;
+/// The standard deviations of a fair coin the lead must exceed.
+const DEVIATIONS: f64 = 3.0;
+/// The lasting advantage asked for, as a share of an epoch's sampled requests.
+const EPOCH_SHARE: f64 = 0.1;
+
+/// A resident key handed from one policy to the other when the adaptive policy switches.
+#[derive(Debug)]
+pub(crate) struct Resident<K> {
+    pub(crate) key: K,
+    pub(crate) hash: u64,
+    pub(crate) weight: u32,
+    /// Recently hit: S3-FIFO's counter is above zero, or the key is in W-TinyLFU's protected
+    /// segment.
+    pub(crate) hot: bool,
+}
+
+/// What a policy provides so that the adaptive policy can switch to and from it.
+pub(crate) trait Switchable<K>: Eviction<K> {
+    /// Removes every resident key, pushing them onto `out` coldest (next to be evicted) first.
+    fn drain(&mut self, out: &mut Vec<Resident<K>>);
+
+    /// Makes a key resident as the most recent of its kind, evicting nothing: the caller
+    /// keeps the total weight within the capacity.
+    fn adopt(&mut self, resident: Resident<K>) -> Handle;
+
+    /// The hash and weight of the resident key at `handle`.
+    fn identity(&self, handle: Handle) -> (u64, u32);
+}
+
+/// The two candidates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// S3-FIFO.
+    Fifo,
+    /// W-TinyLFU with a one-entry window ([`TinyLfu::frequency_biased`]).
+    Frequency,
+}
+
+#[derive(Debug)]
+enum Live {
+    /// S3-FIFO, with the frequency sketch kept counting for a switch to W-TinyLFU.
+    Fifo(S3Fifo<u32>, Sketch),
+    Frequency(TinyLfu<u32>),
+}
+
+impl Live {
+    fn mode(&self) -> Mode {
+        match self {
+            Live::Fifo(..) => Mode::Fifo,
+            Live::Frequency(_) => Mode::Frequency,
+        }
+    }
+
+    fn policy(&mut self) -> &mut dyn Switchable<u32> {
+        match self {
+            Live::Fifo(p, _) => p,
+            Live::Frequency(p) => p,
+        }
+    }
+
+    fn policy_ref(&self) -> &dyn Switchable<u32> {
+        match self {
+            Live::Fifo(p, _) => p,
+            Live::Frequency(p) => p,
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Live::Fifo(p, sketch) => p.heap_bytes() + sketch.heap_bytes(),
+            Live::Frequency(p) => p.heap_bytes(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Slot<K> {
+    /// `None` only while the slot is free.
+    key: Option<K>,
+    /// The live policy's handle for this key.
+    inner: Handle,
+}
+
+/// The miniatures and the running comparison of their hits.
+#[derive(Debug)]
+struct Evidence {
+    fifo: Miniature,
+    frequency: Miniature,
+    /// Sampled requests in the current epoch.
+    requests: u64,
+    /// Sampled requests per epoch.
+    epoch: u64,
+    /// Sampled requests where exactly one miniature hit (decayed).
+    disagreements: f64,
+    /// Of those, the frequency miniature's hits minus the FIFO miniature's (decayed).
+    lead: f64,
+}
+
+impl Evidence {
+    fn new(capacity: u64) -> Evidence {
+        Evidence {
+            fifo: Miniature::new(Box::new(S3Fifo::<u64>::new(capacity))),
+            frequency: Miniature::new(Box::new(TinyLfu::<u64>::frequency_biased(capacity))),
+            requests: 0,
+            epoch: (EPOCH_FACTOR * capacity).max(64),
+            disagreements: 0.0,
+            lead: 0.0,
+        }
+    }
+
+    /// Replays one sampled request and returns the candidate the evidence favours, if it
+    /// favours one clearly.
+    fn observe(&mut self, hash: u64, weight: u32) -> Option<Mode> {
+        let fifo = self.fifo.access(hash, weight);
+        let frequency = self.frequency.access(hash, weight);
+        if fifo != frequency {
+            self.disagreements += 1.0;
+            self.lead += if frequency { 1.0 } else { -1.0 };
+        }
+        self.requests += 1;
+        if self.requests >= self.epoch {
+            self.requests = 0;
+            self.lead *= DECAY;
+            self.disagreements *= DECAY;
+        }
+        let bar = DEVIATIONS * self.disagreements.sqrt() + EPOCH_SHARE * self.epoch as f64;
+        if self.lead > bar {
+            Some(Mode::Frequency)
+        } else if self.lead < -bar {
+            Some(Mode::Fifo)
+        } else {
+            None
+        }
+    }
+
+    /// Forgets the comparison (after a switch, which acted on it); the miniatures run on.
+    fn restart(&mut self) {
+        self.lead = 0.0;
+        self.disagreements = 0.0;
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.fifo.heap_bytes() + self.frequency.heap_bytes()
+    }
+}
+
+/// The adaptive policy (see the module documentation).
+#[derive(Debug)]
+pub(crate) struct Adaptive<K> {
+    slots: Vec<Slot<K>>,
+    free: Vec<u32>,
+    live: Live,
+    evidence: Evidence,
+    /// A key is sampled when the top `shift` bits of its mixed hash are zero.
+    shift: u32,
+    capacity: u64,
+    /// Slots the live policy evicted during one insertion.
+    evicted: Vec<u32>,
+    /// Keys in transit during a switch.
+    transit: Vec<Resident<u32>>,
+    switches: u64,
+}
+
+impl<K> Adaptive<K> {
+    /// An empty policy for `capacity` units of weight; S3-FIFO is live at first.
+    pub(crate) fn new(capacity: u64) -> Adaptive<K> {
+        let mut shift = 0;
+        while shift < MAX_SHIFT && capacity >> (shift + 1) >= MINIATURE_CAPACITY {
+            shift += 1;
+        }
+        Adaptive {
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: Live::Fifo(S3Fifo::new(capacity), Sketch::new(capacity)),
+            evidence: Evidence::new((capacity >> shift).max(1)),
+            shift,
+            capacity,
+            evicted: Vec::new(),
+            transit: Vec::new(),
+            switches: 0,
+        }
+    }
+
+    /// The candidate now live.
+    #[cfg(test)]
+    pub(crate) fn mode(&self) -> Mode {
+        self.live.mode()
+    }
+
+    /// Times the live policy switched since the cache was built or cleared.
+    #[cfg(test)]
+    pub(crate) fn switches(&self) -> u64 {
+        self.switches
+    }
+
+    fn sampled(&self, hash: u64) -> bool {
+        // A mix of its own, independent of the policies' uses of the hash (sketch rows, ghost
+        // index), so that the sample is not biased towards keys they treat alike.
+        let h = (hash ^ (hash >> 31)).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+        self.shift == 0 || (h ^ (h >> 32)) >> (64 - self.shift) == 0
+    }
+
+    fn alloc(&mut self, key: K) -> u32 {
+        let slot = Slot { key: Some(key), inner: NIL };
+        match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = slot;
+                s
+            }
+            None => {
+                let s = u32::try_from(self.slots.len()).expect("fewer than 2^32 resident entries");
+                assert!(s != NIL, "fewer than 2^32 - 1 resident entries");
+                self.slots.push(slot);
+                s
+            }
+        }
+    }
+
+    fn release(&mut self, s: u32) -> K {
+        self.free.push(s);
+        self.slots[s as usize].key.take().expect("a live slot has a key")
+    }
+
+    fn observe(&mut self, hash: u64, weight: u32) {
+        if let Some(mode) = self.evidence.observe(hash, weight) {
+            if mode != self.live.mode() {
+                self.switch(mode);
+                self.evidence.restart();
+            }
+        }
+    }
+
+    /// Makes `mode` the live policy, handing it every resident key.
+    pub(crate) fn switch(&mut self, mode: Mode) {
+        if mode == self.live.mode() {
+            return;
+        }
+        let mut transit = std::mem::take(&mut self.transit);
+        self.live.policy().drain(&mut transit);
+        let placeholder = Live::Frequency(TinyLfu::frequency_biased(0));
+        self.live = match std::mem::replace(&mut self.live, placeholder) {
+            Live::Fifo(_, sketch) => {
+                let mut p = TinyLfu::frequency_biased(self.capacity);
+                p.set_sketch(sketch);
+                Live::Frequency(p)
+            }
+            Live::Frequency(mut p) => Live::Fifo(S3Fifo::new(self.capacity), p.take_sketch()),
+        };
+        let policy = self.live.policy();
+        for resident in transit.drain(..) {
+            let s = resident.key;
+            self.slots[s as usize].inner = policy.adopt(resident);
+        }
+        self.transit = transit;
+        self.switches += 1;
+    }
+}
+
+impl<K: Send> Eviction<K> for Adaptive<K> {
+    fn insert(&mut self, key: K, hash: u64, weight: u32, evicted: &mut Vec<K>) -> Handle {
+        let s = self.alloc(key);
+        if let Live::Fifo(_, sketch) = &mut self.live {
+            sketch.increment(hash);
+        }
+        let inner = self.live.policy().insert(s, hash, weight, &mut self.evicted);
+        self.slots[s as usize].inner = inner;
+        for i in 0..self.evicted.len() {
+            let gone = self.evicted[i];
+            evicted.push(self.release(gone));
+        }
+        self.evicted.clear();
+        if self.sampled(hash) {
+            self.observe(hash, weight);
+        }
+        s
+    }
+
+    fn touch(&mut self, handle: Handle) {
+        let inner = self.slots[handle as usize].inner;
+        let (hash, weight) = match &mut self.live {
+            Live::Fifo(p, sketch) => {
+                p.touch(inner);
+                let identity = p.identity(inner);
+                sketch.increment(identity.0);
+                identity
+            }
+            Live::Frequency(p) => {
+                p.touch(inner);
+                p.identity(inner)
+            }
+        };
+        if self.sampled(hash) {
+            self.observe(hash, weight);
+        }
+    }
+
+    fn remove(&mut self, handle: Handle) -> K {
+        let inner = self.slots[handle as usize].inner;
+        let s = self.live.policy().remove(inner);
+        debug_assert_eq!(s, handle);
+        self.release(handle)
+    }
+
+    #[cfg(test)]
+    fn key(&self, handle: Handle) -> &K {
+        self.slots[handle as usize].key.as_ref().expect("resident")
+    }
+
+    fn weight(&self) -> u64 {
+        self.live.policy_ref().weight()
+    }
+
+    fn len(&self) -> usize {
+        self.live.policy_ref().len()
+    }
+
+    fn clear(&mut self) {
+        *self = Adaptive::new(self.capacity);
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<Slot<K>>()
+            + self.free.capacity() * std::mem::size_of::<u32>()
+            + self.live.heap_bytes()
+            + self.evidence.heap_bytes()
+            + self.evicted.capacity() * std::mem::size_of::<u32>()
+            + self.transit.capacity() * std::mem::size_of::<Resident<u32>>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{BTreeSet, HashMap};
+
+    fn hash(k: u64) -> u64 {
+        k.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// A cache owner in miniature: replays `keys` with `weight(k)`, checking the policy's
+    /// bookkeeping against its own map at every step; `at` is called before each request.
+    struct Owner {
+        p: Adaptive<u64>,
+        map: HashMap<u64, Handle>,
+        evicted: Vec<u64>,
+        capacity: u64,
+        hits: u64,
+    }
+
+    impl Owner {
+        fn new(capacity: u64) -> Owner {
+            Owner {
+                p: Adaptive::new(capacity),
+                map: HashMap::new(),
+                evicted: Vec::new(),
+                capacity,
+                hits: 0,
+            }
+        }
+
+        fn access(&mut self, k: u64, weight: u32) {
+            if let Some(&h) = self.map.get(&k) {
+                assert_eq!(*self.p.key(h), k);
+                self.p.touch(h);
+                self.hits += 1;
+            } else {
+                let h = self.p.insert(k, hash(k), weight, &mut self.evicted);
+                self.map.insert(k, h);
+                for e in self.evicted.drain(..) {
+                    assert!(self.map.remove(&e).is_some(), "evicted a key it never had");
+                }
+            }
+            self.check();
+        }
+
+        fn check(&self) {
+            assert_eq!(self.p.len(), self.map.len());
+            assert!(self.p.weight() <= self.capacity, "over capacity: {}", self.p.weight());
+            for (&k, &h) in &self.map {
+                assert_eq!(*self.p.key(h), k);
+            }
+        }
+
+        fn resident(&self) -> BTreeSet<u64> {
+            self.map.keys().copied().collect()
+        }
+    }
+
+    fn noise(n: usize, range: u64, seed: u64) -> Vec<u64> {
+        let mut x = seed;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x % range
+            })
+            .collect()
+    }
+
+    #[test]
+    fn switching_keeps_the_resident_set_handles_and_weight() {
+        let mut o = Owner::new(100);
+        let keys = noise(5_000, 400, 3);
+        for (i, &k) in keys.iter().enumerate() {
+            if i % 500 == 250 {
+                let before = (o.resident(), o.p.weight(), o.p.len());
+                let to = match o.p.mode() {
+                    Mode::Fifo => Mode::Frequency,
+                    Mode::Frequency => Mode::Fifo,
+                };
+                o.p.switch(to);
+                assert_eq!(o.p.mode(), to);
+                assert_eq!((o.resident(), o.p.weight(), o.p.len()), before);
+                o.check();
+            }
+            o.access(k, (k % 3 + 1) as u32);
+        }
+        // Ten forced switches, and any the evidence made on its own.
+        assert!(o.p.switches() >= 10);
+    }
+
+    #[test]
+    fn weights_stay_within_capacity_in_both_modes() {
+        for mode in [Mode::Fifo, Mode::Frequency] {
+            let mut o = Owner::new(50);
+            o.p.switch(mode);
+            for &k in &noise(3_000, 200, 11) {
+                o.access(k, (k % 7 + 1) as u32);
+            }
+            // Heavier than the whole capacity: never kept.
+            o.access(10_000, 51);
+            assert!(!o.map.contains_key(&10_000));
+        }
+    }
+
+    #[test]
+    fn remove_and_clear_forget_keys_in_both_modes() {
+        for mode in [Mode::Fifo, Mode::Frequency] {
+            let mut p = Adaptive::<u64>::new(10);
+            p.switch(mode);
+            let mut evicted = Vec::new();
+            let a = p.insert(1, hash(1), 1, &mut evicted);
+            let b = p.insert(2, hash(2), 2, &mut evicted);
+            assert_eq!(p.remove(a), 1);
+            assert_eq!((p.len(), p.weight()), (1, 2));
+            assert_eq!(*p.key(b), 2);
+            // A freed slot is reused, and the survivor's handle still holds.
+            let c = p.insert(3, hash(3), 1, &mut evicted);
+            assert_eq!(c, a);
+            assert_eq!(*p.key(b), 2);
+            p.clear();
+            assert_eq!((p.len(), p.weight(), p.mode(), p.switches()), (0, 0, Mode::Fifo, 0));
+        }
+    }
+
+    #[test]
+    fn a_loop_larger_than_the_cache_makes_it_switch_to_frequency() {
+        // A cyclic scan of 1,100 keys through 1,000 entries: S3-FIFO's queues churn and miss
+        // almost everything, a frequency filter keeps most of the loop.
+        let mut o = Owner::new(1_000);
+        for i in 0..200_000u64 {
+            o.access(i % 1_100, 1);
+        }
+        assert_eq!(o.p.mode(), Mode::Frequency);
+        assert_eq!(o.p.switches(), 1);
+        assert!(o.hits > 150_000, "{} hits", o.hits);
+    }
+
+    #[test]
+    fn a_recency_stream_keeps_s3_fifo() {
+        // A working set that drifts: each key is requested a few times within a short span and
+        // then never again, which a FIFO with a small probationary queue handles best.
+        let mut o = Owner::new(1_000);
+        let mut x = 5u64;
+        for i in 0..200_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            o.access(i / 4 + x % 600, 1);
+        }
+        assert_eq!(o.p.mode(), Mode::Fifo, "{} switches", o.p.switches());
+    }
+}
