@@ -16,13 +16,15 @@
 //! perfectly).
 
 use std::hint::black_box;
-use std::sync::{Arc, Barrier};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use weakling::cache::{workload::Rng, Cache, Policy};
 use weakling::Gc;
+
+#[path = "support/parallel.rs"]
+mod parallel;
 
 const BATCH: u64 = 1000;
 const KEYS: u64 = 1000;
@@ -91,25 +93,19 @@ fn lookups(cache: &dyn Lookup, keys: &[u64]) {
     }
 }
 
-/// Each of `threads` threads runs `iters` batches on `cache`; returns the slowest thread's
-/// time, so the per-thread throughput is `iters * BATCH` over it.
+/// Each of `threads` threads runs `iters` batches on `cache`, each with its own key sequence;
+/// returns the span from the first thread's start to the last one's end (see
+/// `support/parallel.rs`), so the per-thread throughput is `iters * BATCH` over it.
 fn parallel(cache: &Arc<dyn Lookup>, threads: usize, iters: u64) -> Duration {
-    let start = Arc::new(Barrier::new(threads));
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let (cache, start) = (cache.clone(), start.clone());
-            thread::spawn(move || {
-                let keys = sequence(t as u64 + 1);
-                start.wait();
-                let begin = Instant::now();
-                for _ in 0..iters {
-                    lookups(&*cache, &keys);
-                }
-                begin.elapsed()
-            })
-        })
-        .collect();
-    handles.into_iter().map(|h| h.join().unwrap()).max().unwrap()
+    parallel::run(
+        threads,
+        |t| sequence(t as u64 + 1),
+        |_, keys| {
+            for _ in 0..iters {
+                lookups(&**cache, keys);
+            }
+        },
+    )
 }
 
 fn configure(group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>) {

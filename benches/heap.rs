@@ -10,12 +10,14 @@
 //! BENCHMARKS.md.
 
 use std::hint::black_box;
-use std::sync::{Arc, Barrier};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use weakling::{Gc, GcCell, Trace, Weak};
+
+#[path = "support/parallel.rs"]
+mod parallel;
 
 /// Operations per timed iteration.
 const BATCH: u64 = 1000;
@@ -154,36 +156,23 @@ fn new_drop(c: &mut Criterion) {
 
 /// Runs `threads` threads for `iters` iterations of `BATCH` clone+drop pairs each, every thread
 /// on its own object (made by `make` on that thread, so that the objects come from the
-/// threads' own allocator arenas). Returns the longest thread's time, measured from a common
-/// start (a barrier) and excluding thread start-up and the objects' allocation.
+/// threads' own allocator arenas). Returns the span from the first thread's start to the last
+/// one's end (see `support/parallel.rs`), excluding thread start-up and the objects'
+/// allocation.
 fn parallel_clone_drop<H: Clone>(
     threads: usize,
     iters: u64,
     make: impl Fn() -> H + Sync,
 ) -> Duration {
-    let barrier = Barrier::new(threads);
-    thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let handle = make();
-                    barrier.wait();
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        clone_drop_batch(&handle);
-                    }
-                    let elapsed = start.elapsed();
-                    drop(handle);
-                    elapsed
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("benchmark thread panicked"))
-            .max()
-            .unwrap_or_default()
-    })
+    parallel::run(
+        threads,
+        |_| make(),
+        |_, handle| {
+            for _ in 0..iters {
+                clone_drop_batch(handle);
+            }
+        },
+    )
 }
 
 fn two_threads_clone_drop(c: &mut Criterion) {

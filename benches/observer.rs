@@ -16,8 +16,8 @@
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use criterion::{criterion_group, Criterion, Throughput};
 use weakling::observer::{Observer, Subject};
@@ -25,6 +25,8 @@ use weakling::Gc;
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
+#[path = "support/parallel.rs"]
+mod parallel;
 
 const SUBSCRIBERS: usize = 1000;
 
@@ -126,25 +128,18 @@ fn subscribe_drop(c: &mut Criterion) {
 }
 
 /// Runs `events` emits on each of `threads` threads at once; returns the wall time.
+/// Each of `threads` threads emits `events` events on `subject`; returns the span from the
+/// first thread's start to the last one's end (see `support/parallel.rs`).
 fn emit_on_threads(subject: &Subject<u64>, threads: usize, events: u64) -> Duration {
-    let barrier = Arc::new(Barrier::new(threads + 1));
-    let handles: Vec<_> = (0..threads)
-        .map(|_| {
-            let (subject, barrier) = (subject.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                barrier.wait();
-                for e in 0..events {
-                    black_box(subject.emit(&e));
-                }
-            })
-        })
-        .collect();
-    barrier.wait();
-    let start = Instant::now();
-    for h in handles {
-        h.join().unwrap();
-    }
-    start.elapsed()
+    parallel::run(
+        threads,
+        |_| (),
+        |_, ()| {
+            for e in 0..events {
+                black_box(subject.emit(&e));
+            }
+        },
+    )
 }
 
 fn emit_threads(c: &mut Criterion) {

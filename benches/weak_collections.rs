@@ -10,9 +10,8 @@
 //! `python3 ../shared/peers/cpython_baseline.py`; see BENCHMARKS.md.
 
 use std::hint::black_box;
-use std::sync::{Arc, Barrier, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use criterion::{BenchmarkGroup, Criterion, Throughput};
 use dashmap::DashMap;
@@ -22,6 +21,8 @@ type Hasher = ahash::RandomState;
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
+#[path = "support/parallel.rs"]
+mod parallel;
 
 /// Bytes that `build` leaves allocated, per entry.
 fn bytes_per_entry<T>(entries: usize, build: impl FnOnce() -> T) -> f64 {
@@ -285,44 +286,50 @@ fn iterate(c: &mut Criterion) {
     group.finish();
 }
 
-/// `threads` threads each run `ops` operations, 90 % `get` and 10 % `insert`, over the
-/// `values.len() / 2` keys; an insert stores one of the key's two values (so it usually
-/// replaces the other). The time is the slowest thread's.
+/// `threads` threads each run `ops` operations, 90 % `get` and 10 % `insert`, over `keys`
+/// keys; an insert stores one of the key's two values (index `k` or `k + keys`, so it usually
+/// replaces the other). The time is the span from the first thread's start to the last one's
+/// end (see `support/parallel.rs`).
+fn mixed_ops(
+    threads: usize,
+    ops: u64,
+    keys: u64,
+    get: impl Fn(u64) + Sync,
+    insert: impl Fn(u64, usize) + Sync,
+) -> Duration {
+    parallel::run(
+        threads,
+        |t| 0x9E37_79B9_7F4A_7C15u64 ^ (t as u64 + 1),
+        |_, &seed| {
+            let mut x = seed;
+            for _ in 0..ops {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let k = x % keys;
+                if x.is_multiple_of(10) {
+                    insert(k, (k + keys * (x >> 40 & 1)) as usize);
+                } else {
+                    get(k);
+                }
+            }
+        },
+    )
+}
+
 fn mixed_run(
     map: &WeakValueMap<u64, u64>,
     values: &[Gc<u64>],
     threads: usize,
     ops: u64,
 ) -> Duration {
-    let keys = values.len() as u64 / 2;
-    let barrier = Barrier::new(threads);
-    thread::scope(|s| {
-        let workers: Vec<_> = (0..threads as u64)
-            .map(|t| {
-                let barrier = &barrier;
-                s.spawn(move || {
-                    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ (t + 1);
-                    barrier.wait();
-                    let start = Instant::now();
-                    for _ in 0..ops {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        let k = x % keys;
-                        if x.is_multiple_of(10) {
-                            drop(black_box(
-                                map.insert(k, &values[(k + keys * (x >> 40 & 1)) as usize]),
-                            ));
-                        } else {
-                            drop(black_box(map.get(&k)));
-                        }
-                    }
-                    start.elapsed()
-                })
-            })
-            .collect();
-        workers.into_iter().map(|w| w.join().unwrap()).max().unwrap_or_default()
-    })
+    mixed_ops(
+        threads,
+        ops,
+        values.len() as u64 / 2,
+        |k| drop(black_box(map.get(&k))),
+        |k, v| drop(black_box(map.insert(k, &values[v]))),
+    )
 }
 
 /// The same mix on a `DashMap<u64, Arc<u64>>`, for comparison.
@@ -332,35 +339,13 @@ fn mixed_run_dashmap(
     threads: usize,
     ops: u64,
 ) -> Duration {
-    let keys = values.len() as u64 / 2;
-    let barrier = Barrier::new(threads);
-    thread::scope(|s| {
-        let workers: Vec<_> = (0..threads as u64)
-            .map(|t| {
-                let barrier = &barrier;
-                s.spawn(move || {
-                    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ (t + 1);
-                    barrier.wait();
-                    let start = Instant::now();
-                    for _ in 0..ops {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        let k = x % keys;
-                        if x.is_multiple_of(10) {
-                            drop(black_box(
-                                map.insert(k, values[(k + keys * (x >> 40 & 1)) as usize].clone()),
-                            ));
-                        } else {
-                            drop(black_box(map.get(&k).map(|r| r.value().clone())));
-                        }
-                    }
-                    start.elapsed()
-                })
-            })
-            .collect();
-        workers.into_iter().map(|w| w.join().unwrap()).max().unwrap_or_default()
-    })
+    mixed_ops(
+        threads,
+        ops,
+        values.len() as u64 / 2,
+        |k| drop(black_box(map.get(&k).map(|r| r.value().clone()))),
+        |k, v| drop(black_box(map.insert(k, values[v].clone()))),
+    )
 }
 
 /// Throughput of one and two threads on a shared map of 100,000 keys.
