@@ -10,8 +10,10 @@
 mod common;
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 use weakling::{
     Gc, GcCell, Heap, Trace, Weak, WeakIdSet, WeakKeyIdMap, WeakKeyMap, WeakSet, WeakValueMap,
 };
@@ -157,7 +159,10 @@ impl World {
     }
 }
 
-fn check_value_map(map: &WeakValueMap<u8, Obj>, model: &HashMap<u8, Id>) {
+fn check_value_map<S: BuildHasher + Send + Sync + 'static>(
+    map: &WeakValueMap<u8, Obj, S>,
+    model: &HashMap<u8, Id>,
+) {
     assert_eq!(map.len(), model.len());
     for k in 0..KEYS {
         assert_eq!(map.get(&k).map(|v| id(&v)), model.get(&k).copied(), "key {k}");
@@ -198,48 +203,93 @@ fn check_set(set: &WeakSet<Obj>, model: &HashMap<u8, Id>, world: &World) {
     assert_eq!(seen, want);
 }
 
+/// One case of the value map's model test, on `map` (empty).
+fn value_map_case<S: BuildHasher + Send + Sync + 'static>(
+    ops: &[Op],
+    map: WeakValueMap<u8, Obj, S>,
+) -> Result<(), TestCaseError> {
+    let mut world = World::new();
+    let mut model: HashMap<u8, Id> = HashMap::new();
+    for op in ops {
+        match *op {
+            Op::Insert(k, s) => {
+                if let Some(v) = world.get(s) {
+                    prop_assert_eq!(map.insert(k, &v).map(|o| id(&o)), model.insert(k, id(&v)));
+                }
+            }
+            Op::Get(k) => prop_assert_eq!(map.get(&k).map(|o| id(&o)), model.get(&k).copied()),
+            Op::Remove(k) => prop_assert_eq!(map.remove(&k).map(|o| id(&o)), model.remove(&k)),
+            Op::SetDefault(k, s) => {
+                if let Some(v) = world.get(s) {
+                    let got = map.get_or_insert(k, &v);
+                    prop_assert_eq!(id(&got), *model.entry(k).or_insert(id(&v)));
+                }
+            }
+            Op::PopAny => match map.pop_any() {
+                Some((k, v)) => prop_assert_eq!(model.remove(&k), Some(id(&v))),
+                None => prop_assert!(model.is_empty()),
+            },
+            Op::Retain(mask) => {
+                map.retain(|k, _| mask & (1 << k) != 0);
+                model.retain(|k, _| mask & (1 << k) != 0);
+            }
+            Op::Clear => {
+                map.clear();
+                model.clear();
+            }
+            _ => {
+                let died = world.step(op);
+                model.retain(|_, v| !died.contains(v));
+            }
+        }
+        check_value_map(&map, &model);
+    }
+    let died = world.collect();
+    model.retain(|_, v| !died.contains(v));
+    check_value_map(&map, &model);
+    Ok(())
+}
+
+/// Hashes every key to one shard, one probe group and one 7-bit tag (the bytes it is given
+/// land above bit 32): the table must tell entries apart by their full hash and the
+/// collections' own comparisons, never by where the entries sit.
+#[derive(Clone, Default)]
+struct Colliding;
+
+impl BuildHasher for Colliding {
+    type Hasher = CollidingHasher;
+    fn build_hasher(&self) -> CollidingHasher {
+        CollidingHasher(0)
+    }
+}
+
+struct CollidingHasher(u64);
+
+impl Hasher for CollidingHasher {
+    fn finish(&self) -> u64 {
+        self.0 << 32 | 0x10
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)) & 0xff_ffff;
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: common::scaled(256) as u32, ..ProptestConfig::default() })]
 
     /// `WeakValueMap<u8, Obj>`: the model maps each key to the object it must hold.
     #[test]
     fn value_map_matches_its_model(ops in ops()) {
-        let mut world = World::new();
-        let map: WeakValueMap<u8, Obj> = WeakValueMap::new();
-        let mut model: HashMap<u8, Id> = HashMap::new();
-        for op in &ops {
-            match *op {
-                Op::Insert(k, s) => if let Some(v) = world.get(s) {
-                    prop_assert_eq!(map.insert(k, &v).map(|o| id(&o)), model.insert(k, id(&v)));
-                },
-                Op::Get(k) => prop_assert_eq!(map.get(&k).map(|o| id(&o)), model.get(&k).copied()),
-                Op::Remove(k) => prop_assert_eq!(map.remove(&k).map(|o| id(&o)), model.remove(&k)),
-                Op::SetDefault(k, s) => if let Some(v) = world.get(s) {
-                    let got = map.get_or_insert(k, &v);
-                    prop_assert_eq!(id(&got), *model.entry(k).or_insert(id(&v)));
-                },
-                Op::PopAny => match map.pop_any() {
-                    Some((k, v)) => prop_assert_eq!(model.remove(&k), Some(id(&v))),
-                    None => prop_assert!(model.is_empty()),
-                },
-                Op::Retain(mask) => {
-                    map.retain(|k, _| mask & (1 << k) != 0);
-                    model.retain(|k, _| mask & (1 << k) != 0);
-                }
-                Op::Clear => {
-                    map.clear();
-                    model.clear();
-                }
-                _ => {
-                    let died = world.step(op);
-                    model.retain(|_, v| !died.contains(v));
-                }
-            }
-            check_value_map(&map, &model);
-        }
-        let died = world.collect();
-        model.retain(|_, v| !died.contains(v));
-        check_value_map(&map, &model);
+        value_map_case(&ops, WeakValueMap::new())?;
+    }
+
+    /// The same with every key's hash in one shard, group and tag (`Colliding`): one value
+    /// under several keys is then always among entries the table cannot tell apart by place.
+    #[test]
+    fn value_map_with_colliding_hashes_matches_its_model(ops in ops()) {
+        value_map_case(&ops, WeakValueMap::with_hasher(Colliding))?;
     }
 
     /// `WeakKeyMap<Obj, u8>` by value: the model maps each key value to the key object the
