@@ -100,7 +100,10 @@ pub enum Policy {
     /// has the best average of any policy; it falls short on the short gli trace, where the
     /// choice would have to be made before the cache first fills. A hit costs more than under
     /// S3-FIFO (a slot lookup and a sketch increment; a sampled key also runs the miniatures)
-    /// and an entry takes more memory (a slot and the sketch). The default.
+    /// and an entry takes more memory (a slot and the sketch). A switch re-files every
+    /// resident key of the shard, under the shard's lock, on the request that triggers it:
+    /// work in proportion to the entries per shard, rarely (the evidence must be clear and
+    /// lasting). The default.
     #[default]
     Adaptive,
 }
