@@ -90,9 +90,10 @@ pub enum Policy {
     /// whichever is doing better on this cache's own requests, switched while the cache runs.
     ///
     /// A hash-sampled share of the keys (1 in `2^s`, for the largest `s` of at most 6 that
-    /// leaves each miniature 256 units of capacity or more; every key below 512) is replayed through a miniature of each candidate at the
-    /// capacity scaled by the same share (Waldspurger et al., "Cache Modeling and Optimization
-    /// using Miniature Simulations", USENIX ATC '17). S3-FIFO runs first; the live policy
+    /// leaves each miniature 256 units of capacity or more; every key below 512) is replayed
+    /// through a miniature of each candidate at the capacity scaled by the same share
+    /// (Waldspurger et al., "Cache Modeling and Optimization using Miniature Simulations",
+    /// USENIX ATC '17). S3-FIFO runs first; the live policy
     /// switches when the other miniature's lead in hits is both statistically clear and large
     /// enough to last, and the new policy adopts every resident key, so a switch keeps the
     /// resident set. On the shared traces it keeps S3-FIFO's figures where S3-FIFO is ahead
