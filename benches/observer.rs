@@ -11,8 +11,12 @@
 //!   the same work per subscriber (a relaxed atomic add).
 //! * `subscribe_drop`: a new subscriber object, subscribed, then dropped (the next emit or
 //!   subscribe sweep prunes it); time per cycle.
-//! * `emit_threads`: 1,000 events to 1,000 subscribers on one thread, and the same on each of
-//!   two threads at once (twice the work); the ratio of the two times is the scaling.
+//! * `emit_threads`: 100 events to 1,000 subscribers on one thread, and the same on each of
+//!   two threads at once (twice the work); the ratio of the two times is the scaling. Each
+//!   side runs twice: with the work above (`writes`: every delivery adds to its subscriber's
+//!   counter, which both threads then write) and with work that writes nothing shared
+//!   (`reads`: the subscriber reads its own field), which leaves only what the subject itself
+//!   shares between emitters.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,6 +45,15 @@ impl Observer<u64> for Tally {
     }
 }
 
+/// A subscriber whose work writes nothing: it reads its own field.
+struct Reader(u64);
+
+impl Observer<u64> for Reader {
+    fn notify(&self, event: &u64) {
+        black_box(self.0 ^ *event);
+    }
+}
+
 fn bytes_per_subscription() {
     const N: usize = 1_000_000;
     let subject = Subject::<u64>::new();
@@ -58,13 +71,42 @@ fn bytes_per_subscription() {
 }
 
 fn subject_with_subscribers() -> (Subject<u64>, Vec<Gc<Tally>>) {
+    subject_of(|| Tally(AtomicU64::new(0)))
+}
+
+/// A subject with `SUBSCRIBERS` subscribers made by `make`, and the handles that keep them.
+fn subject_of<O: Observer<u64>>(make: impl Fn() -> O) -> (Subject<u64>, Vec<Gc<O>>) {
     let subject = Subject::new();
-    let objects: Vec<Gc<Tally>> =
-        (0..SUBSCRIBERS).map(|_| Gc::new_leaf(Tally(AtomicU64::new(0)))).collect();
+    let objects: Vec<Gc<O>> = (0..SUBSCRIBERS).map(|_| Gc::new_leaf(make())).collect();
     for o in &objects {
         drop(subject.subscribe(o));
     }
     (subject, objects)
+}
+
+/// The peer's subscribers: `SUBSCRIBERS` boxed closures, each adding the event to its own
+/// counter (the same work as a `Tally`).
+fn closures() -> Vec<Callback> {
+    (0..SUBSCRIBERS)
+        .map(|_| {
+            let c = Arc::new(AtomicU64::new(0));
+            Box::new(move |e: &u64| {
+                c.fetch_add(*e, Ordering::Relaxed);
+            }) as Callback
+        })
+        .collect()
+}
+
+/// The same with a `Reader`'s work: each closure reads its own captured value.
+fn reading_closures() -> Vec<Callback> {
+    (0..SUBSCRIBERS as u64)
+        .map(|i| {
+            let c = Arc::new(i);
+            Box::new(move |e: &u64| {
+                black_box(*c ^ *e);
+            }) as Callback
+        })
+        .collect()
 }
 
 fn emit(c: &mut Criterion) {
@@ -85,16 +127,7 @@ fn emit(c: &mut Criterion) {
     group.bench_function("weakling_subject_weak_methods", |b| {
         b.iter(|| method_subject.emit(black_box(&1)))
     });
-    let counters: Vec<Arc<AtomicU64>> = (0..SUBSCRIBERS).map(|_| Arc::default()).collect();
-    let closures: Vec<Callback> = counters
-        .iter()
-        .map(|c| {
-            let c = Arc::clone(c);
-            Box::new(move |e: &u64| {
-                c.fetch_add(*e, Ordering::Relaxed);
-            }) as Callback
-        })
-        .collect();
+    let closures = closures();
     group.bench_function("vec_box_dyn_fn", |b| {
         b.iter(|| {
             let e = black_box(&1);
@@ -128,15 +161,15 @@ fn subscribe_drop(c: &mut Criterion) {
 }
 
 /// Runs `events` emits on each of `threads` threads at once; returns the wall time.
-/// Each of `threads` threads emits `events` events on `subject`; returns the span from the
+/// Each of `threads` threads calls `emit(e)` for `events` events; returns the span from the
 /// first thread's start to the last one's end (see `support/parallel.rs`).
-fn emit_on_threads(subject: &Subject<u64>, threads: usize, events: u64) -> Duration {
+fn emit_on_threads(threads: usize, events: u64, emit: impl Fn(&u64) + Sync) -> Duration {
     parallel::run(
         threads,
         |_| (),
         |_, ()| {
             for e in 0..events {
-                black_box(subject.emit(&e));
+                emit(black_box(&e));
             }
         },
     )
@@ -148,15 +181,40 @@ fn emit_threads(c: &mut Criterion) {
         .sample_size(20)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    let (subject, objects) = subject_with_subscribers();
-    for threads in [1_usize, 2] {
-        group.throughput(Throughput::Elements((threads * SUBSCRIBERS * 100) as u64));
-        group.bench_function(format!("{threads}_thread_100_events_each"), |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| emit_on_threads(&subject, threads, 100)).sum())
-        });
+    let (writing, tallies) = subject_with_subscribers();
+    let (reading, readers) = subject_of(|| Reader(7));
+    let sides = [("writes", writing, closures()), ("reads", reading, reading_closures())];
+    for (work, subject, closures) in &sides {
+        for threads in [1_usize, 2] {
+            group.throughput(Throughput::Elements((threads * SUBSCRIBERS * 100) as u64));
+            group.bench_function(format!("weakling_subject/{work}/{threads}_threads"), |b| {
+                b.iter_custom(|iters| {
+                    (0..iters)
+                        .map(|_| {
+                            emit_on_threads(threads, 100, |e| {
+                                black_box(subject.emit(e));
+                            })
+                        })
+                        .sum()
+                })
+            });
+            group.bench_function(format!("vec_box_dyn_fn/{work}/{threads}_threads"), |b| {
+                b.iter_custom(|iters| {
+                    (0..iters)
+                        .map(|_| {
+                            emit_on_threads(threads, 100, |e| {
+                                for f in closures {
+                                    f(e);
+                                }
+                            })
+                        })
+                        .sum()
+                })
+            });
+        }
     }
     group.finish();
-    drop(objects);
+    drop((tallies, readers));
 }
 
 criterion_group!(benches, emit, subscribe_drop, emit_threads);
