@@ -96,7 +96,7 @@ fn lookups(cache: &dyn Lookup, keys: &[u64]) {
 /// Each of `threads` threads runs `iters` batches on `cache`, each with its own key sequence;
 /// returns the span from the first thread's start to the last one's end (see
 /// `support/parallel.rs`), so the per-thread throughput is `iters * BATCH` over it.
-fn parallel(cache: &Arc<dyn Lookup>, threads: usize, iters: u64) -> Duration {
+fn lookups_on_threads(cache: &Arc<dyn Lookup>, threads: usize, iters: u64) -> Duration {
     parallel::run(
         threads,
         |t| sequence(t as u64 + 1),
@@ -139,7 +139,7 @@ fn get_hit_2t(c: &mut Criterion) {
     let mut group = c.benchmark_group("get_hit_2t");
     configure(&mut group);
     for (name, cache) in peers() {
-        group.bench_function(name, |b| b.iter_custom(|iters| parallel(&cache, 2, iters)));
+        group.bench_function(name, |b| b.iter_custom(|iters| lookups_on_threads(&cache, 2, iters)));
     }
     group.finish();
 }

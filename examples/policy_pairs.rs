@@ -9,10 +9,12 @@
 //! ```
 //!
 //! The floor of a pair is the larger of the best peer figure recorded in BENCHMARKS.md less
-//! half a point and, on OLTP and P6, the ARC paper's figure (`tests/cache_simulate.rs` holds
-//! the same numbers). A figure below its floor is marked `!`. The traces are read from
+//! half a point and, on OLTP and P6, the ARC paper's figure (`hitrate/floors.rs`, which
+//! `tests/cache_simulate.rs` checks against too). A figure below its floor is marked `!`. The traces are read from
 //! `../shared/traces` or `$WEAKLING_TRACES`.
 
+#[path = "hitrate/floors.rs"]
+mod floors;
 #[path = "hitrate/input.rs"]
 mod input;
 
@@ -20,25 +22,6 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 
 use weakling::cache::{simulate, Policy};
-
-/// (file, capacity, floor in percent).
-const PAIRS: &[(&str, u64, f64)] = &[
-    ("arc/OLTP.lis.zst", 1_000, 38.93),
-    ("arc/OLTP.lis.zst", 2_000, 46.08),
-    ("arc/OLTP.lis.zst", 5_000, 55.25),
-    ("arc/OLTP.lis.zst", 10_000, 61.87),
-    ("arc/OLTP.lis.zst", 15_000, 65.40),
-    ("arc/P6.lis.zst", 32_768, 29.86),
-    ("lirs/gli.trace.gz", 1_000, 48.29),
-    ("lirs/gli.trace.gz", 2_000, 57.46),
-    ("lirs/loop.trace.gz", 1_000, 98.19),
-    ("lirs/loop.trace.gz", 1_250, 99.30),
-    ("lirs/2_pools.trace.gz", 1_000, 54.01),
-    ("lirs/sprite.trace.gz", 500, 76.28),
-    ("cache2k/web07.trace.xz", 1_000, 52.82),
-    ("cache2k/web12.trace.xz", 1_200, 69.31),
-    ("cloudphysics/cloudPhysicsIO.txt", 5_000, 25.67),
-];
 
 fn main() -> ExitCode {
     let mut policies = Vec::new();
@@ -64,8 +47,13 @@ fn main() -> ExitCode {
         eprintln!("no traces directory (../shared/traces or $WEAKLING_TRACES)");
         return ExitCode::FAILURE;
     };
-    let pairs: Vec<_> =
-        PAIRS.iter().filter(|p| only.as_ref().is_none_or(|o| p.0.contains(o.as_str()))).collect();
+    let pairs: Vec<(&str, u64, f64)> = floors::PEER_BEST
+        .iter()
+        .filter(|p| only.as_ref().is_none_or(|o| p.0.contains(o.as_str())))
+        .map(|&(file, capacity, _)| {
+            (file, capacity, floors::floor(file, capacity).expect("listed"))
+        })
+        .collect();
     let mut files: Vec<&str> = pairs.iter().map(|p| p.0).collect();
     files.dedup();
     let mut traces = Vec::new();
@@ -89,7 +77,7 @@ fn main() -> ExitCode {
         for _ in 0..2 {
             s.spawn(|| loop {
                 let Some((i, j)) = jobs.lock().unwrap().pop() else { break };
-                let (file, capacity, _) = *pairs[i];
+                let (file, capacity, _) = pairs[i];
                 let keys = &traces.iter().find(|t| t.0 == file).expect("loaded").1;
                 let ratio = simulate::replay(keys, policies[j], capacity).hit_ratio();
                 results.lock().unwrap()[i][j] = ratio;
@@ -105,7 +93,7 @@ fn main() -> ExitCode {
     println!("\n|---|---:|---:|{}", "---:|".repeat(policies.len()));
     let mut sums = vec![0.0; policies.len()];
     let mut misses = vec![0; policies.len()];
-    for (i, &&(file, capacity, floor)) in pairs.iter().enumerate() {
+    for (i, &(file, capacity, floor)) in pairs.iter().enumerate() {
         let name = input::stem(std::path::Path::new(file));
         print!("| {name} | {capacity} | {floor:.2} |");
         for (j, &r) in results[i].iter().enumerate() {

@@ -4,8 +4,12 @@
 //! The traces sit beside the project (`../shared/traces`, or `$WEAKLING_TRACES`); when they
 //! are absent the trace checks print that they were skipped and pass.
 
+#[path = "../examples/hitrate/floors.rs"]
+mod floors;
 #[path = "../examples/hitrate/input.rs"]
 mod input;
+
+use floors::{ARC_REFERENCE, PEER_BEST};
 
 use weakling::cache::{simulate, workload, Policy};
 
@@ -26,16 +30,6 @@ const LRU_REFERENCE: &[(&str, u64, f64)] = &[
     ("cache2k/web07.trace.xz", 1_000, 50.41),
     ("cache2k/web12.trace.xz", 1_200, 66.85),
     ("cloudphysics/cloudPhysicsIO.txt", 5_000, 19.62),
-];
-
-/// The ARC paper's figures on OLTP and P6, which a correct ARC reproduces within about 0.02.
-const ARC_REFERENCE: &[(&str, u64, f64)] = &[
-    ("arc/OLTP.lis.zst", 1_000, 38.93),
-    ("arc/OLTP.lis.zst", 2_000, 46.08),
-    ("arc/OLTP.lis.zst", 5_000, 55.25),
-    ("arc/OLTP.lis.zst", 10_000, 61.87),
-    ("arc/OLTP.lis.zst", 15_000, 65.40),
-    ("arc/P6.lis.zst", 32_768, 23.84),
 ];
 
 /// Loads a trace of the table, or prints why the check is skipped.
@@ -105,29 +99,6 @@ fn the_default_policy_meets_the_arc_papers_figures() {
     }
 }
 
-/// The per-pair target, as floors: for every trace and capacity of the traces README's
-/// table, the highest hit ratio (percent) moka or quick_cache reached in the runs of
-/// `cargo run --release --example hitrate -- --shared-traces` recorded in BENCHMARKS.md (the
-/// peers hash with random keys, so their figures move between runs). The target is to stay
-/// within 0.5 points of it.
-const PEER_BEST: &[(&str, u64, f64)] = &[
-    ("arc/OLTP.lis.zst", 1_000, 35.75),
-    ("arc/OLTP.lis.zst", 2_000, 43.81),
-    ("arc/OLTP.lis.zst", 5_000, 54.18),
-    ("arc/OLTP.lis.zst", 10_000, 61.33),
-    ("arc/OLTP.lis.zst", 15_000, 64.82),
-    ("arc/P6.lis.zst", 32_768, 30.36),
-    ("lirs/gli.trace.gz", 1_000, 48.79),
-    ("lirs/gli.trace.gz", 2_000, 57.96),
-    ("lirs/loop.trace.gz", 1_000, 98.69),
-    ("lirs/loop.trace.gz", 1_250, 99.80),
-    ("lirs/2_pools.trace.gz", 1_000, 54.51),
-    ("lirs/sprite.trace.gz", 500, 76.78),
-    ("cache2k/web07.trace.xz", 1_000, 53.32),
-    ("cache2k/web12.trace.xz", 1_200, 69.81),
-    ("cloudphysics/cloudPhysicsIO.txt", 5_000, 26.17),
-];
-
 /// The pairs where the default policy (adaptive) is known to miss the per-pair target, with
 /// its figure there: the short gli trace, where the choice between its candidates would have
 /// to be made before the cache first fills, when the miniatures have no evidence yet.
@@ -142,8 +113,9 @@ const S3FIFO_KNOWN_MISSES: &[(&str, u64, f64)] = &[
     ("lirs/loop.trace.gz", 1_000, 87.91),
 ];
 
-/// Replays every pair of `PEER_BEST` through `policy` and holds it to the best peer's figure
-/// less half a point, and to ARC's published figures on OLTP and P6. A known miss is held at
+/// Replays every pair of `PEER_BEST` through `policy` and holds it to the pair's floor
+/// (`floors::floor`: the best peer's figure less half a point, and ARC's published figure on
+/// OLTP and P6). A known miss is held at
 /// its recorded figure (no regression) and printed with its gap, so that it stays visible;
 /// one that starts meeting its floor fails the test until it is taken off the list. Policies
 /// replay deterministically: these are exact figures, not a band.
@@ -159,12 +131,7 @@ fn check_pairs(policy: Policy, known_misses: &[(&str, u64, f64)]) {
         let Some(keys) = trace(file) else { continue };
         for &(_, capacity, peer) in PEER_BEST.iter().filter(|r| r.0 == file) {
             let got = simulate::replay(&keys, policy, capacity).hit_ratio();
-            let floor = peer - 0.5;
-            if let Some(&(_, _, arc)) =
-                ARC_REFERENCE.iter().find(|r| r.0 == file && r.1 == capacity)
-            {
-                assert!(got >= arc, "{file} at {capacity}: {policy} {got:.2} below ARC's {arc:.2}");
-            }
+            let floor = floors::floor(file, capacity).expect("a pair of PEER_BEST");
             match known_misses.iter().find(|r| r.0 == file && r.1 == capacity) {
                 Some(&(_, _, recorded)) => {
                     println!(

@@ -194,7 +194,8 @@ mod tests {
         hits
     }
 
-    fn noise(n: usize, range: u64, seed: u64) -> Vec<u64> {
+    /// `n` pseudo-random keys below `range` (xorshift from `seed`), for the policies' tests.
+    pub(super) fn noise(n: usize, range: u64, seed: u64) -> Vec<u64> {
         let mut x = seed;
         (0..n)
             .map(|_| {

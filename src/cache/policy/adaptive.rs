@@ -381,6 +381,7 @@ impl<K: Send> Eviction<K> for Adaptive<K> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::noise;
     use super::*;
     use std::collections::{BTreeSet, HashMap};
 
@@ -435,18 +436,6 @@ mod tests {
         fn resident(&self) -> BTreeSet<u64> {
             self.map.keys().copied().collect()
         }
-    }
-
-    fn noise(n: usize, range: u64, seed: u64) -> Vec<u64> {
-        let mut x = seed;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x % range
-            })
-            .collect()
     }
 
     #[test]
