@@ -9,6 +9,7 @@
 
 mod adaptive;
 mod arc;
+mod free_list;
 mod ghost;
 mod list;
 mod lru;

@@ -34,6 +34,7 @@
 //! live policy's handle, and the live policy's keys are slot numbers. A hit costs one indexed
 //! load more than the live policy's own, plus a sketch increment while S3-FIFO is live.
 
+use super::free_list::FreeList;
 use super::list::NIL;
 use super::miniature::Miniature;
 use super::s3fifo::S3Fifo;
@@ -198,8 +199,7 @@ impl Evidence {
 /// The adaptive policy (see the module documentation).
 #[derive(Debug)]
 pub(crate) struct Adaptive<K> {
-    slots: Vec<Slot<K>>,
-    free: Vec<u32>,
+    slots: FreeList<Slot<K>>,
     live: Live,
     evidence: Evidence,
     /// A key is sampled when the top `shift` bits of its mixed hash are zero.
@@ -220,8 +220,7 @@ impl<K> Adaptive<K> {
             shift += 1;
         }
         Adaptive {
-            slots: Vec::new(),
-            free: Vec::new(),
+            slots: FreeList::new(),
             live: Live::Fifo(S3Fifo::new(capacity), Sketch::new(capacity)),
             evidence: Evidence::new((capacity >> shift).max(1)),
             shift,
@@ -252,24 +251,12 @@ impl<K> Adaptive<K> {
     }
 
     fn alloc(&mut self, key: K) -> u32 {
-        let slot = Slot { key: Some(key), inner: NIL };
-        match self.free.pop() {
-            Some(s) => {
-                self.slots[s as usize] = slot;
-                s
-            }
-            None => {
-                let s = u32::try_from(self.slots.len()).expect("fewer than 2^32 resident entries");
-                assert!(s != NIL, "fewer than 2^32 - 1 resident entries");
-                self.slots.push(slot);
-                s
-            }
-        }
+        self.slots.insert(Slot { key: Some(key), inner: NIL })
     }
 
     fn release(&mut self, s: u32) -> K {
-        self.free.push(s);
-        self.slots[s as usize].key.take().expect("a live slot has a key")
+        self.slots.free(s);
+        self.slots[s].key.take().expect("a live slot has a key")
     }
 
     fn observe(&mut self, hash: u64, weight: u32) {
@@ -300,7 +287,7 @@ impl<K> Adaptive<K> {
         let policy = self.live.policy();
         for resident in transit.drain(..) {
             let s = resident.key;
-            self.slots[s as usize].inner = policy.adopt(resident);
+            self.slots[s].inner = policy.adopt(resident);
         }
         self.transit = transit;
         self.switches += 1;
@@ -314,7 +301,7 @@ impl<K: Send> Eviction<K> for Adaptive<K> {
             sketch.increment(hash);
         }
         let inner = self.live.policy().insert(s, hash, weight, &mut self.evicted);
-        self.slots[s as usize].inner = inner;
+        self.slots[s].inner = inner;
         for i in 0..self.evicted.len() {
             let gone = self.evicted[i];
             evicted.push(self.release(gone));
@@ -327,7 +314,7 @@ impl<K: Send> Eviction<K> for Adaptive<K> {
     }
 
     fn touch(&mut self, handle: Handle) {
-        let inner = self.slots[handle as usize].inner;
+        let inner = self.slots[handle].inner;
         let (hash, weight) = match &mut self.live {
             Live::Fifo(p, sketch) => {
                 p.touch(inner);
@@ -346,7 +333,7 @@ impl<K: Send> Eviction<K> for Adaptive<K> {
     }
 
     fn remove(&mut self, handle: Handle) -> K {
-        let inner = self.slots[handle as usize].inner;
+        let inner = self.slots[handle].inner;
         let s = self.live.policy().remove(inner);
         debug_assert_eq!(s, handle);
         self.release(handle)
@@ -354,7 +341,7 @@ impl<K: Send> Eviction<K> for Adaptive<K> {
 
     #[cfg(test)]
     fn key(&self, handle: Handle) -> &K {
-        self.slots[handle as usize].key.as_ref().expect("resident")
+        self.slots[handle].key.as_ref().expect("resident")
     }
 
     fn weight(&self) -> u64 {
@@ -370,8 +357,7 @@ impl<K: Send> Eviction<K> for Adaptive<K> {
     }
 
     fn heap_bytes(&self) -> usize {
-        self.slots.capacity() * std::mem::size_of::<Slot<K>>()
-            + self.free.capacity() * std::mem::size_of::<u32>()
+        self.slots.heap_bytes()
             + self.live.heap_bytes()
             + self.evidence.heap_bytes()
             + self.evicted.capacity() * std::mem::size_of::<u32>()

@@ -4,6 +4,8 @@
 //! handle the cache keeps beside its value; moving a node between queues or to the front of
 //! one is a handful of index writes, with no allocation.
 
+use super::free_list::FreeList;
+
 /// No node: the end of a queue, or an unlinked node.
 pub(crate) const NIL: u32 = u32::MAX;
 
@@ -42,51 +44,46 @@ impl Queue {
 /// Storage for nodes with a free list.
 #[derive(Debug)]
 pub(crate) struct Slab<K> {
-    nodes: Vec<Node<K>>,
-    free: Vec<u32>,
+    nodes: FreeList<Node<K>>,
 }
 
 impl<K> Slab<K> {
     pub(crate) const fn new() -> Slab<K> {
-        Slab { nodes: Vec::new(), free: Vec::new() }
+        Slab { nodes: FreeList::new() }
     }
 
     /// Stores a new, unlinked node and returns its index.
     pub(crate) fn alloc(&mut self, key: K, hash: u64, weight: u32) -> u32 {
-        let node = Node { key: Some(key), hash, prev: NIL, next: NIL, weight, queue: 0, mark: 0 };
-        match self.free.pop() {
-            Some(i) => {
-                self.nodes[i as usize] = node;
-                i
-            }
-            None => {
-                let i = u32::try_from(self.nodes.len()).expect("fewer than 2^32 resident entries");
-                assert!(i != NIL, "fewer than 2^32 - 1 resident entries");
-                self.nodes.push(node);
-                i
-            }
-        }
+        self.nodes.insert(Node {
+            key: Some(key),
+            hash,
+            prev: NIL,
+            next: NIL,
+            weight,
+            queue: 0,
+            mark: 0,
+        })
     }
 
     /// Frees an unlinked node and hands back its key.
     pub(crate) fn release(&mut self, i: u32) -> K {
-        self.free.push(i);
-        self.nodes[i as usize].key.take().expect("a live node has a key")
+        self.nodes.free(i);
+        self.nodes[i].key.take().expect("a live node has a key")
     }
 
     pub(crate) fn node(&self, i: u32) -> &Node<K> {
-        &self.nodes[i as usize]
+        &self.nodes[i]
     }
 
     pub(crate) fn node_mut(&mut self, i: u32) -> &mut Node<K> {
-        &mut self.nodes[i as usize]
+        &mut self.nodes[i]
     }
 
     /// Links `i` at the head (MRU end) of `q`.
     pub(crate) fn push_front(&mut self, q: &mut Queue, i: u32, queue_id: u8) {
         let old = q.head;
         {
-            let n = &mut self.nodes[i as usize];
+            let n = &mut self.nodes[i];
             n.prev = NIL;
             n.next = old;
             n.queue = queue_id;
@@ -95,7 +92,7 @@ impl<K> Slab<K> {
         if old == NIL {
             q.tail = i;
         } else {
-            self.nodes[old as usize].prev = i;
+            self.nodes[old].prev = i;
         }
         q.head = i;
         q.len += 1;
@@ -104,20 +101,20 @@ impl<K> Slab<K> {
     /// Unlinks `i` from `q`, which must hold it.
     pub(crate) fn unlink(&mut self, q: &mut Queue, i: u32) {
         let (prev, next, weight) = {
-            let n = &self.nodes[i as usize];
+            let n = &self.nodes[i];
             (n.prev, n.next, n.weight)
         };
         if prev == NIL {
             q.head = next;
         } else {
-            self.nodes[prev as usize].next = next;
+            self.nodes[prev].next = next;
         }
         if next == NIL {
             q.tail = prev;
         } else {
-            self.nodes[next as usize].prev = prev;
+            self.nodes[next].prev = prev;
         }
-        let n = &mut self.nodes[i as usize];
+        let n = &mut self.nodes[i];
         n.prev = NIL;
         n.next = NIL;
         q.len -= 1;
@@ -127,7 +124,7 @@ impl<K> Slab<K> {
     /// Moves `i`, already in `q`, to its head.
     pub(crate) fn move_to_front(&mut self, q: &mut Queue, i: u32) {
         if q.head != i {
-            let id = self.nodes[i as usize].queue;
+            let id = self.nodes[i].queue;
             self.unlink(q, i);
             self.push_front(q, i, id);
         }
@@ -145,14 +142,12 @@ impl<K> Slab<K> {
 
     /// Bytes of heap memory held (for the per-entry overhead figure).
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.nodes.capacity() * std::mem::size_of::<Node<K>>()
-            + self.free.capacity() * std::mem::size_of::<u32>()
+        self.nodes.heap_bytes()
     }
 
     /// Forgets every node.
     pub(crate) fn clear(&mut self) {
         self.nodes.clear();
-        self.free.clear();
     }
 }
 
