@@ -210,3 +210,32 @@ fn registering_on_a_condemned_object_is_refused() {
     assert!(refused.iter().all(|&r| r), "no registration on a condemned object");
     assert!(rec.seen.lock().unwrap().is_empty());
 }
+
+/// A listener that drops its own registration's last handle while it is being told: the
+/// notification finishes on a registration that is now cancelled, and nothing else changes.
+#[test]
+fn a_listener_may_drop_its_own_handle_while_it_runs() {
+    #[derive(Default)]
+    struct DropsOwn {
+        handle: Mutex<Option<weakling::Watch<u32>>>,
+        told: Mutex<Vec<u64>>,
+    }
+    impl DeathListener for DropsOwn {
+        fn object_died(&self, token: u64, _: *const ()) {
+            let own = self.handle.lock().unwrap().take();
+            assert!(own.as_ref().is_some_and(|w| w.upgrade().is_none()));
+            drop(own);
+            self.told.lock().unwrap().push(token);
+        }
+    }
+    let listener = Arc::new(DropsOwn::default());
+    let rec = Arc::new(Recorder::default());
+    let g = Gc::new(4u32);
+    let other = Gc::downgrade_notify(&g, &rec, 2).unwrap();
+    *listener.handle.lock().unwrap() = Gc::downgrade_notify(&g, &listener, 1);
+    drop(g);
+    assert_eq!(*listener.told.lock().unwrap(), [1]);
+    assert!(listener.handle.lock().unwrap().is_none());
+    assert_eq!(rec.seen.lock().unwrap().len(), 1, "the older registration is still told");
+    assert!(other.upgrade().is_none());
+}

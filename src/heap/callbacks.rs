@@ -62,9 +62,11 @@ enum Action {
     /// meanwhile; the cancellation takes it once the count reached zero, after which no
     /// handle can be acquired. The count's read-modify-writes order the two.
     Callback(ExclusiveCell<Option<ErasedCallback>>),
-    /// A [`DeathListener`] told `(token, object)`. Nothing to take out: the death notifies
-    /// only while it holds a handle, so a cancellation (all handles gone) and a notification
-    /// never overlap, and the registration is in the table at most once.
+    /// A [`DeathListener`] told `(token, object)`. Nothing to take out, and nothing for the
+    /// handle count to arbitrate: the death skips a registration it finds cancelled, and the
+    /// table held the registration once, so the listener is told at most once. A handle
+    /// dropped while the listener runs changes nothing for it: the registration (kept by the
+    /// death's `Arc`) stays readable, and `object` is only an identity.
     Listener { listener: std::sync::Weak<dyn DeathListener>, token: u64, object: *const () },
 }
 
@@ -184,6 +186,8 @@ impl Registration {
         unsafe { (self.release_target)(self.target) };
     }
 
+    /// Whether every handle is gone. Relaxed: a drop that happens before the caller's load is
+    /// seen by it (coherence); a concurrent one may or may not be, either answer being right.
     fn is_cancelled(&self) -> bool {
         self.handles.load(Ordering::Relaxed) == 0
     }
@@ -323,13 +327,13 @@ pub(crate) fn fire(registrations: Vec<Arc<Registration>>) {
 }
 
 fn fire_one(registration: Arc<Registration>) {
-    // Hold a handle while deciding, so that a concurrent last drop cannot cancel (and
-    // release the weak reference) under the callback's feet.
-    if !registration.try_acquire_handle() {
-        return;
-    }
     match &registration.action {
         Action::Callback(callback) => {
+            // Hold a handle while deciding, so that a concurrent last drop cannot cancel (and
+            // release the weak reference) under the callback's feet.
+            if !registration.try_acquire_handle() {
+                return;
+            }
             // SAFETY: the handle acquired above keeps the count above zero, so the
             // cancellation cannot take the callback now, and did not before (the acquire
             // would have failed); the registration was in the table once, so no other death
@@ -344,15 +348,17 @@ fn fire_one(registration: Arc<Registration>) {
             }
         }
         Action::Listener { listener, token, object } => {
-            // The handle acquired above keeps this registration from being cancelled while
-            // the listener runs; the table held it once, so it is notified at most once.
+            // A registration whose handles were all dropped before this death is not told.
+            // No handle is taken (two read-modify-writes fewer per death): see `Listener`.
+            if registration.is_cancelled() {
+                return;
+            }
             if let Some(listener) = listener.upgrade() {
                 contained("death listener", || listener.object_died(*token, *object));
                 // Dropped outside `contained`'s report but still contained: a listener's
                 // last strong reference may go here.
                 contained("dropping a death listener", || drop(listener));
             }
-            registration.release_handle();
         }
     }
 }
