@@ -15,12 +15,16 @@
 //!   such disagreements, both shrunk by a tenth every epoch (twice the miniature capacity in
 //!   sampled requests) so that old phases fade. It switches when the other candidate leads by
 //!   more than three standard deviations of a fair coin over those disagreements (`3√n`) plus
-//!   a tenth of an epoch's sampled requests. The first term keeps noise from switching; the
-//!   second asks for an advantage that lasts (about one hit in a hundred sampled requests,
-//!   kept up for several epochs, builds up to it) or a very large burst, because a switch
-//!   costs the order and history the live policy had built: on cloudPhysicsIO, phases of a
-//!   few thousand requests favour W-TinyLFU, and switching for each of them lost more than
-//!   it gained. After a switch the evidence starts afresh.
+//!   a tenth of an epoch's sampled requests, scaled by the cache's maturity. The first term
+//!   keeps noise from switching; the second asks for an advantage that lasts (about one hit
+//!   in a hundred sampled requests, kept up for several epochs, builds up to it) or a very
+//!   large burst, because a switch costs the order and history the live policy had built: on
+//!   cloudPhysicsIO, phases of a few thousand requests favour W-TinyLFU, and switching for
+//!   each of them lost more than it gained. A young cache has built little of that history,
+//!   so the second term grows with the weight that has turned over since the cache first
+//!   filled, reaching its full size at twice the capacity: short loop-heavy traces (the LIRS
+//!   program traces) then switch while the switch still pays. After a switch the evidence
+//!   starts afresh.
 //! * **Switching.** The live policy hands over its resident keys, coldest first, with a hot
 //!   flag (hit since it was last examined, or protected); the new policy adopts them in that
 //!   order without evicting anything, so a switch leaves the resident set as it was. While
@@ -54,6 +58,9 @@ const DECAY: f64 = 0.9;
 const DEVIATIONS: f64 = 3.0;
 /// The lasting advantage asked for, as a share of an epoch's sampled requests.
 const EPOCH_SHARE: f64 = 0.1;
+/// The lasting advantage is asked for in full once this many times the capacity has turned
+/// over (been inserted into a full cache).
+const MATURE_TURNOVER: u64 = 2;
 
 /// A resident key handed from one policy to the other when the adaptive policy switches.
 #[derive(Debug)]
@@ -161,8 +168,8 @@ impl Evidence {
     }
 
     /// Replays one sampled request and returns the candidate the evidence favours, if it
-    /// favours one clearly.
-    fn observe(&mut self, hash: u64, weight: u32) -> Option<Mode> {
+    /// favours one clearly. `maturity` (0 to 1) scales the lasting advantage asked for.
+    fn observe(&mut self, hash: u64, weight: u32, maturity: f64) -> Option<Mode> {
         let fifo = self.fifo.access(hash, weight);
         let frequency = self.frequency.access(hash, weight);
         if fifo != frequency {
@@ -175,7 +182,8 @@ impl Evidence {
             self.lead *= DECAY;
             self.disagreements *= DECAY;
         }
-        let bar = DEVIATIONS * self.disagreements.sqrt() + EPOCH_SHARE * self.epoch as f64;
+        let bar =
+            DEVIATIONS * self.disagreements.sqrt() + EPOCH_SHARE * self.epoch as f64 * maturity;
         if self.lead > bar {
             Some(Mode::Frequency)
         } else if self.lead < -bar {
@@ -210,6 +218,8 @@ pub(crate) struct Adaptive<K> {
     /// Keys in transit during a switch.
     transit: Vec<Resident<u32>>,
     switches: u64,
+    /// Weight inserted while the cache was full, counted up to `MATURE_TURNOVER` capacities.
+    turnover: u64,
 }
 
 impl<K> Adaptive<K> {
@@ -228,6 +238,7 @@ impl<K> Adaptive<K> {
             evicted: Vec::new(),
             transit: Vec::new(),
             switches: 0,
+            turnover: 0,
         }
     }
 
@@ -259,8 +270,16 @@ impl<K> Adaptive<K> {
         self.slots[s].key.take().expect("a live slot has a key")
     }
 
+    /// How much of the history that makes a switch costly the cache has built: the weight
+    /// turned over since it first filled, as a share of `MATURE_TURNOVER` capacities.
+    fn maturity(&self) -> f64 {
+        let mature = MATURE_TURNOVER * self.capacity.max(1);
+        self.turnover.min(mature) as f64 / mature as f64
+    }
+
     fn observe(&mut self, hash: u64, weight: u32) {
-        if let Some(mode) = self.evidence.observe(hash, weight) {
+        let maturity = self.maturity();
+        if let Some(mode) = self.evidence.observe(hash, weight, maturity) {
             if mode != self.live.mode() {
                 self.switch(mode);
                 self.evidence.restart();
@@ -299,6 +318,11 @@ impl<K: Send> Eviction<K> for Adaptive<K> {
         let s = self.alloc(key);
         if let Live::Fifo(_, sketch) = &mut self.live {
             sketch.increment(hash);
+        }
+        if self.turnover < MATURE_TURNOVER * self.capacity
+            && self.live.policy_ref().weight() + u64::from(weight) > self.capacity
+        {
+            self.turnover += u64::from(weight);
         }
         let inner = self.live.policy().insert(s, hash, weight, &mut self.evicted);
         self.slots[s].inner = inner;
@@ -491,6 +515,44 @@ mod tests {
         assert_eq!(o.p.mode(), Mode::Frequency);
         assert_eq!(o.p.switches(), 1);
         assert!(o.hits > 150_000, "{} hits", o.hits);
+    }
+
+    #[test]
+    fn maturity_grows_with_the_weight_turned_over_and_clear_resets_it() {
+        let mut o = Owner::new(100);
+        for k in 0..100 {
+            o.access(k, 1);
+        }
+        assert_eq!(o.p.maturity(), 0.0, "filling is not turnover");
+        for k in 100..200 {
+            o.access(k, 1);
+        }
+        assert_eq!(o.p.maturity(), 0.5);
+        for k in 200..250 {
+            o.access(k, 2);
+        }
+        assert_eq!(o.p.maturity(), 1.0);
+        for k in 250..400 {
+            o.access(k, 1);
+        }
+        assert_eq!(o.p.maturity(), 1.0);
+        o.p.clear();
+        assert_eq!(o.p.maturity(), 0.0);
+    }
+
+    #[test]
+    fn a_young_cache_switches_early_in_a_loop() {
+        // 1,100 keys in a loop through 1,000 entries, from an empty cache: the first pass
+        // misses everywhere, and from the second the frequency miniature hits where S3-FIFO's
+        // misses. The cache has just filled, so a small lasting lead suffices: it switches 33
+        // requests into the second pass (271 when the full lead is asked for from the start).
+        let mut o = Owner::new(1_000);
+        let switched = (0..11_000u64).find(|&i| {
+            o.access(i % 1_100, 1);
+            o.p.mode() == Mode::Frequency
+        });
+        let switched = switched.expect("switches within ten passes");
+        assert!((1_100..1_200).contains(&switched), "switched at request {switched}");
     }
 
     #[test]
