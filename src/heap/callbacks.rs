@@ -227,7 +227,9 @@ fn shard(target: NonNull<Header>) -> &'static Mutex<Entries> {
 /// the collector is already tearing the object down.
 ///
 /// # Safety
-/// The caller holds a strong handle to the registration's target.
+/// The caller holds a strong handle to the registration's target, and has set its
+/// `HAS_CALLBACKS` (with the registration's weak reference, `Header::inc_weak_flagging`). A
+/// flag left by a refused registration only sends the death to look in the table for nothing.
 pub(crate) unsafe fn register(registration: Arc<Registration>) -> bool {
     let target = registration.target;
     // SAFETY: the caller's strong handle keeps the header allocated.
@@ -238,9 +240,7 @@ pub(crate) unsafe fn register(registration: Arc<Registration>) -> bool {
     if header.flags(Ordering::Acquire) & TORN_DOWN != 0 {
         return false;
     }
-    if header.flags(Ordering::Relaxed) & HAS_CALLBACKS == 0 {
-        header.set_flags(HAS_CALLBACKS);
-    }
+    debug_assert!(header.flags(Ordering::Relaxed) & HAS_CALLBACKS != 0, "flagged by the caller");
     match entries.entry(target.as_ptr() as usize) {
         std::collections::hash_map::Entry::Vacant(slot) => {
             slot.insert(List::One(registration));

@@ -494,8 +494,9 @@ impl<T: Send + 'static> Gc<T> {
     {
         let header = Gc::header_ptr(this);
         let tracked = Gc::is_tracked(this);
-        // The registration's own weak reference on the box.
-        this.header().inc_weak();
+        // The registration's own weak reference on the box, and the flag that sends its death
+        // to the registry.
+        this.header().inc_weak_flagging(HAS_CALLBACKS);
         let erased: callbacks::ErasedCallback = Box::new(move |registration: Arc<Registration>| {
             let dead = Weak::<T>::from_registration(registration, tracked);
             callback(&dead);
@@ -556,8 +557,9 @@ impl<T: Send + 'static> Gc<T> {
     ) -> Option<super::watch::Watch<T>> {
         let header = Gc::header_ptr(this);
         let tracked = Gc::is_tracked(this);
-        // The registration's own weak reference on the box.
-        this.header().inc_weak();
+        // The registration's own weak reference on the box, and the flag that sends its death
+        // to the registry.
+        this.header().inc_weak_flagging(HAS_CALLBACKS);
         let listener: std::sync::Weak<L> = Arc::downgrade(listener);
         let listener: std::sync::Weak<dyn callbacks::DeathListener> = listener;
         let object = Gc::as_ptr(this).cast::<()>();

@@ -230,6 +230,32 @@ impl Header {
         }
     }
 
+    /// Adds a weak reference and sets `flags`, in one read-modify-write when they are not set
+    /// yet (a registration's weak reference and `HAS_CALLBACKS`).
+    #[inline]
+    pub(crate) fn inc_weak_flagging(&self, flags: usize) {
+        debug_assert_eq!(flags & (WEAK_MASK | !((1 << HEAP_SHIFT) - 1)), 0);
+        let mut w = self.weak.load(Ordering::Relaxed);
+        if w & flags == flags {
+            return self.inc_weak();
+        }
+        loop {
+            if w & WEAK_MASK > MAX_WEAK {
+                std::process::abort();
+            }
+            // AcqRel on success, as `set_flags`.
+            match self.weak.compare_exchange_weak(
+                w,
+                (w + 1) | flags,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(seen) => w = seen,
+            }
+        }
+    }
+
     /// Drops a weak reference; `true` when the box may be freed now.
     #[inline]
     pub(crate) fn dec_weak(&self) -> bool {
@@ -293,6 +319,18 @@ mod tests {
         assert_eq!(h.flags(Ordering::Relaxed), TRACKED | HAS_CALLBACKS);
         assert!(!h.dec_weak());
         assert!(h.dec_weak());
+    }
+
+    #[test]
+    fn a_weak_reference_and_its_flag_in_one_step() {
+        let h = Header::new(7, false, 1, 1);
+        h.inc_weak_flagging(HAS_CALLBACKS);
+        assert_eq!(h.raw_weak_count(), 2);
+        assert_eq!(h.flags(Ordering::Relaxed), HAS_CALLBACKS);
+        // Already flagged: only the count moves.
+        h.inc_weak_flagging(HAS_CALLBACKS);
+        assert_eq!(h.raw_weak_count(), 3);
+        assert_eq!((h.flags(Ordering::Relaxed), h.heap_id()), (HAS_CALLBACKS, 7));
     }
 
     #[test]
