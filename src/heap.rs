@@ -13,6 +13,7 @@
 //! | `watch.rs` | [`Watch`], the weak handle of a death listener's registration |
 //! | `ephemeron.rs` | values attached to a key object: conditional edges |
 //! | `deferred.rs` | destruction of deep structures without deep recursion |
+//! | `pin.rs` | [`ReadPin`]: borrowing weakly held leaves without counting them |
 //! | `space.rs` | [`Heap`]: an object space, its tracked lists and counters |
 //! | `thread_state.rs` | per-thread state: nursery of new tracked objects, tallies |
 //! | `pause.rs` | mutator operations, and stopping the world for a collector |
@@ -29,7 +30,8 @@
 //! 3. The drop that takes the strong count to zero (after an `Acquire` fence that orders
 //!    every earlier use before it) takes the object off its heap's books, then — inline or
 //!    via the deferred queue — runs the death callbacks, drops the value and releases the
-//!    strong handles' weak reference.
+//!    strong handles' weak reference. For a leaf read under a read pin (`pin.rs`) that dies
+//!    while pins are held, that destruction waits for those pins to end.
 //! 4. The box is freed when the weak count reaches zero.
 
 mod any;
@@ -41,6 +43,7 @@ mod gc;
 mod header;
 mod layout;
 pub(crate) mod pause;
+mod pin;
 mod space;
 mod thread_state;
 mod trace;
@@ -71,6 +74,7 @@ pub use cell::{GcCell, GcCellMut, GcCellRef};
 pub use ephemeron::Ephemeron;
 pub use gc::Gc;
 pub use layout::{overhead_of, Overhead};
+pub use pin::{read_pin, PinnedRef, ReadPin};
 pub use space::{Heap, HeapCounts};
 pub use trace::{Referents, Trace, Tracer};
 pub use watch::Watch;

@@ -103,9 +103,10 @@ struct ReadmeDoctests;
 pub use collect::{CallbackId, Collection, GenerationStats, Phase, GENERATIONS};
 pub use collections::{WeakIdSet, WeakKeyIdMap, WeakKeyMap, WeakSet, WeakValueMap};
 pub use finalizer::{finalize, finalize_with, shutdown, Finalizer, ShutdownGuard};
+pub use heap::read_pin;
 pub use heap::{
     overhead_of, AnyGc, DeathListener, Ephemeron, Gc, GcCell, GcCellMut, GcCellRef, Heap,
-    HeapCounts, Overhead, Referents, Trace, Tracer, Watch, Weak,
+    HeapCounts, Overhead, PinnedRef, ReadPin, Referents, Trace, Tracer, Watch, Weak,
 };
 pub use proxy::{ReferenceError, WeakProxy};
 pub use weak_method::{BoundMethod, WeakMethod};

@@ -39,7 +39,15 @@
 //!   subscriber may already have begun.)
 //! * a subscriber may emit again from inside a delivery (the nested emit runs to the end
 //!   first), subscribe, unsubscribe, and drop itself or others;
-//! * many threads may emit at once; each delivery holds the subscriber alive for its call.
+//! * many threads may emit at once;
+//! * each delivery keeps its subscriber alive for its call. A leaf subscriber (one made with
+//!   [`Gc::new_leaf`], or of a type that holds no handles) is borrowed under a
+//!   [`ReadPin`] for the whole emit rather than upgraded for each call, so a
+//!   delivery writes nothing to it. If such a subscriber dies while an emit is under way
+//!   (dropped by another subscriber or on another thread), it stops receiving at once, and
+//!   its destruction (`Drop`, death callbacks) runs when that emit, and every other read
+//!   pin held at its death, has ended. Subscribers the collector tracks are upgraded for
+//!   each call instead.
 //!
 //! A subscriber that panics is reported with `tracing::error!` and counted; the others still
 //! receive the event. Subscribers whose object died are pruned at the next emit and counted.
@@ -49,7 +57,7 @@ use std::sync::Arc;
 
 use crate::contain::contained;
 use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering};
-use crate::{Gc, WeakMethod};
+use crate::{read_pin, Gc, ReadPin, WeakMethod};
 
 /// A subscriber object: receives the events of the subjects it is subscribed to.
 pub trait Observer<E>: Send + Sync + 'static {
@@ -59,8 +67,8 @@ pub trait Observer<E>: Send + Sync + 'static {
 
 /// What a subscription delivers to.
 trait Target<E>: Send + Sync {
-    /// Delivers `event`; `false` if the subscriber is dead.
-    fn deliver(&self, event: &E) -> bool;
+    /// Delivers `event`, reading the subscriber under `pin`; `false` if it is dead.
+    fn deliver(&self, event: &E, pin: &ReadPin) -> bool;
     fn alive(&self) -> bool;
 }
 
@@ -70,8 +78,8 @@ struct ObjectTarget<O> {
 
 impl<E, O: Observer<E>> Target<E> for ObjectTarget<O> {
     #[inline]
-    fn deliver(&self, event: &E) -> bool {
-        match self.object.upgrade() {
+    fn deliver(&self, event: &E, pin: &ReadPin) -> bool {
+        match self.object.get_pinned(pin) {
             Some(object) => {
                 object.notify(event);
                 true
@@ -95,8 +103,8 @@ where
     F: Fn(&T, &E) + Send + Sync + 'static,
 {
     #[inline]
-    fn deliver(&self, event: &E) -> bool {
-        self.method.call(event).is_some()
+    fn deliver(&self, event: &E, pin: &ReadPin) -> bool {
+        self.method.call_pinned(pin, event).is_some()
     }
 
     fn alive(&self) -> bool {
@@ -259,6 +267,9 @@ impl<E: 'static> Subject<E> {
         // One unwind frame for the whole list, not one per subscriber: after a panic the
         // delivery resumes with the next subscriber.
         let mut next = 0;
+        // Subscribers are borrowed under one read pin for the whole delivery, not upgraded
+        // one by one: a delivery writes nothing to a leaf subscriber.
+        let pin = read_pin();
         while next < snapshot.len() {
             let outcome = contained("observer", || {
                 while let Some(entry) = snapshot.get(next) {
@@ -266,7 +277,7 @@ impl<E: 'static> Subject<E> {
                     if !entry.active.load(Ordering::Acquire) {
                         continue;
                     }
-                    if entry.target.deliver(event) {
+                    if entry.target.deliver(event, &pin) {
                         delivered += 1;
                     } else if entry.active.swap(false, Ordering::AcqRel) {
                         // Dead: the first emit to see it retires it.
@@ -278,6 +289,7 @@ impl<E: 'static> Subject<E> {
                 panics += 1;
             }
         }
+        drop(pin);
         drop(snapshot);
         if dead > 0 {
             let mut state = self.inner.state.lock();

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
-use crate::{Gc, Weak};
+use crate::{Gc, ReadPin, Weak};
 
 /// A receiver held weakly, plus a function of it (Python's `weakref.WeakMethod`).
 ///
@@ -77,6 +77,17 @@ impl<T, F> WeakMethod<T, F> {
         F: Fn(&T, A) -> R,
     {
         let receiver = self.receiver.upgrade()?;
+        Some((self.method)(&receiver, args))
+    }
+
+    /// Like [`call`](WeakMethod::call), borrowing the receiver under `pin` instead of
+    /// upgrading it ([`Weak::get_pinned`]): no write to the receiver's count when it is a
+    /// leaf.
+    pub fn call_pinned<A, R>(&self, pin: &ReadPin, args: A) -> Option<R>
+    where
+        F: Fn(&T, A) -> R,
+    {
+        let receiver = self.receiver.get_pinned(pin)?;
         Some((self.method)(&receiver, args))
     }
 

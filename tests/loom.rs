@@ -98,6 +98,71 @@ fn two_last_drops_race() {
     });
 }
 
+/// A read pin borrows a leaf while another thread drops its last handle: the borrow is never
+/// destroyed under the reader, and the destruction has run once both are done. `marked`:
+/// whether the leaf was read under a pin before (then the race is with a plain load of its
+/// strong word, otherwise with the read-modify-write that marks it).
+fn pinned_read_racing_the_last_drop(marked: bool) {
+    model(move || {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let g = Gc::new(Value::new(&drops));
+        let w = Gc::downgrade(&g);
+        if marked {
+            assert!(w.get_pinned(&weakling::read_pin()).is_some());
+        }
+        let reader = thread::spawn(move || {
+            let pin = weakling::read_pin();
+            if let Some(v) = w.get_pinned(&pin) {
+                assert_eq!(v.read(), 7, "a pinned read sees the live value");
+            }
+            drop(pin);
+            w
+        });
+        drop(g);
+        let w = reader.join().unwrap();
+        assert!(w.get_pinned(&weakling::read_pin()).is_none());
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
+fn pinned_read_marking_racing_the_last_drop() {
+    pinned_read_racing_the_last_drop(false);
+}
+
+#[test]
+fn pinned_read_of_a_marked_leaf_racing_the_last_drop() {
+    pinned_read_racing_the_last_drop(true);
+}
+
+/// Two readers pin and unpin while the last handle goes: whichever pin ends last (or the
+/// dying thread, if none is left) runs the destruction, which never overlaps a borrow.
+#[test]
+fn two_pinned_readers_and_a_death() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let g = Gc::new(Value::new(&drops));
+        let w = Gc::downgrade(&g);
+        assert!(w.get_pinned(&weakling::read_pin()).is_some());
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let w = w.clone();
+                thread::spawn(move || {
+                    let pin = weakling::read_pin();
+                    if let Some(v) = w.get_pinned(&pin) {
+                        assert_eq!(v.read(), 7);
+                    }
+                })
+            })
+            .collect();
+        drop(g);
+        for r in readers {
+            r.join().unwrap();
+        }
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    });
+}
+
 #[test]
 fn callback_registration_racing_death() {
     model(|| {

@@ -18,7 +18,7 @@ use super::layout::{self, gc_head_of, release_weak, vtable_of, GcBox};
 use super::space::{heap_of, Heap, HeapInner};
 use super::trace::{Trace, Tracer};
 use super::weak::Weak;
-use super::{pause, thread_state};
+use super::{pause, pin, thread_state};
 use crate::contain::contained;
 use crate::sync::Ordering;
 
@@ -28,7 +28,9 @@ use crate::sync::Ordering;
 /// `Gc<T>` is to Python's names what `Arc<T>` is to Rust's shared ownership: cloning it adds a
 /// reference, dropping it removes one, and **the value is dropped the moment the last strong
 /// handle goes** — no pause, no collector involved. [`Weak<T>`] observes an object without
-/// keeping it alive and can carry a death callback ([`Gc::downgrade_with`]).
+/// keeping it alive and can carry a death callback ([`Gc::downgrade_with`]). (One opt-in
+/// exception: a leaf that was read under a [`ReadPin`](crate::ReadPin) and dies while pins
+/// are held is dead at once, but dropped when those pins end.)
 ///
 /// Reference counting cannot free cycles (`a.friend = b; b.friend = a`). Objects whose type
 /// may hold handles ([`Trace`] with `LEAF = false`) are *tracked* on their heap so that the
@@ -334,6 +336,9 @@ impl<T> Gc<T> {
     /// Taking the value out ends the object's life on the heap: weak references stop
     /// upgrading and their death callbacks run (newest first) before the value is returned.
     ///
+    /// A leaf that has been read under a [`ReadPin`](crate::ReadPin) is always refused: a
+    /// pinned reader may be borrowing the value.
+    ///
     /// ```
     /// use weakling::Gc;
     ///
@@ -425,7 +430,9 @@ impl<T: Send + 'static> Gc<T> {
     /// (and fail). A panic in it is caught and reported with `tracing::error!`, and the
     /// remaining callbacks still run.
     ///
-    /// The callback runs on the thread that drops the last strong handle. A callback that
+    /// The callback runs on the thread that drops the last strong handle (for a leaf read
+    /// under a [`ReadPin`](crate::ReadPin) that dies while pins are held, on the thread that
+    /// ends the last of them). A callback that
     /// captures a strong handle to its own object keeps that object alive (as in Python).
     ///
     /// ```
@@ -636,8 +643,16 @@ impl<T> Gc<T> {
             unsafe { release_weak::<T>(header) };
             return;
         }
+        let work = Pending { header, run: Gc::<T>::destroy };
+        if h.was_pinned_read() && pin::must_wait() {
+            // A leaf read under a read pin: a pin that exists now may be borrowing the value.
+            // SAFETY: `destroy` may run once on any thread, at any later time (objects are
+            // `Send`); this death hands it over.
+            unsafe { pin::defer(work) };
+            return;
+        }
         // SAFETY: `destroy` runs once, for an object that left the books, on this thread.
-        unsafe { deferred::run_or_defer(Pending { header, run: Gc::<T>::destroy }) };
+        unsafe { deferred::run_or_defer(work) };
     }
 }
 

@@ -1,7 +1,7 @@
 //! The object header: the two counted words at the start of every object.
 //!
 //! ```text
-//! strong word  | CONDEMNED (bit 63) | strong count (bits 0..63)                        |
+//! strong word  | CONDEMNED (63) | PINNED_READS (62) | strong count (bits 0..62)       |
 //! weak word    | heap id (40..64)   | flags (32..40) | weak count (bits 0..32)         |
 //! ```
 //!
@@ -23,9 +23,13 @@ compile_error!("weakling packs its header for 64-bit targets only");
 /// Set in the strong word once the cycle collector has decided the object is garbage: from
 /// then on no upgrade succeeds.
 pub(crate) const CONDEMNED: usize = 1 << 63;
-const STRONG_MASK: usize = CONDEMNED - 1;
-/// Far below the mask, so that racing increments cannot reach the flag before one aborts.
-const MAX_STRONG: usize = 1 << 62;
+/// Set in the strong word of a leaf once it has been read under a read pin (see `pin`): its
+/// destruction then waits for the pins that exist at its death, and `try_unwrap` refuses it.
+/// Kept after the count reaches zero.
+const PINNED_READS: usize = 1 << 62;
+const STRONG_MASK: usize = PINNED_READS - 1;
+/// Far below the mask, so that racing increments cannot reach the flags before one aborts.
+const MAX_STRONG: usize = 1 << 61;
 
 const WEAK_MASK: usize = (1 << 32) - 1;
 const MAX_WEAK: usize = 1 << 31;
@@ -120,6 +124,30 @@ impl Header {
         }
         fence(Ordering::Acquire);
         true
+    }
+
+    /// Marks the object `PINNED_READS` unless it is dead; whether it is alive. Called under a
+    /// read pin, after its fence (see `pin`).
+    #[inline]
+    pub(crate) fn mark_pinned_reads_if_alive(&self) -> bool {
+        // The pin's SeqCst fence orders this load against a dying thread's fence (see `pin`).
+        // Acquire, as for an upgrade: the value written before a `new_cyclic` publication is
+        // visible to the borrower.
+        let word = self.strong.load(Ordering::Acquire);
+        if word & PINNED_READS != 0 {
+            return word & STRONG_MASK != 0;
+        }
+        // First read under a pin: the mark goes in with a read-modify-write on the strong
+        // word, so that the drop taking the count to zero (the next read-modify-write in this
+        // word's order, or an earlier one that leaves zero here) sees it.
+        self.strong.fetch_or(PINNED_READS, Ordering::AcqRel) & STRONG_MASK != 0
+    }
+
+    /// Whether the object was read under a read pin (only meaningful once the count reached
+    /// zero, read by the thread that took it there).
+    #[inline]
+    pub(crate) fn was_pinned_read(&self) -> bool {
+        self.strong.load(Ordering::Relaxed) & PINNED_READS != 0
     }
 
     /// Makes a [`Gc::new_cyclic`](crate::Gc::new_cyclic) value reachable: 0 → 1.

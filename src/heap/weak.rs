@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::callbacks::Registration;
 use super::header::Header;
 use super::layout::{release_weak, GcBox};
+use super::pin::{PinnedRef, ReadPin};
 use super::trace::{Trace, Tracer};
 use crate::Gc;
 
@@ -142,6 +143,33 @@ impl<T> Weak<T> {
         } else {
             None
         }
+    }
+
+    /// The object, borrowed for as long as `pin` lasts, or `None` if it is dead: like
+    /// [`upgrade`](Weak::upgrade), without writing to the object's count when it is a leaf.
+    ///
+    /// For loops over many weakly held objects (see [`ReadPin`](crate::ReadPin) for what
+    /// being read under a pin changes for a leaf: its destruction may wait for the pins that
+    /// exist when it dies, and `Gc::try_unwrap` refuses it). A tracked object is upgraded
+    /// and held by the returned [`PinnedRef`] instead.
+    ///
+    /// ```
+    /// use weakling::{read_pin, Gc};
+    ///
+    /// let listeners: Vec<Gc<u32>> = (0..3).map(Gc::new_leaf).collect();
+    /// let weak: Vec<_> = listeners.iter().map(Gc::downgrade).collect();
+    /// let pin = read_pin();
+    /// let sum: u32 = weak.iter().filter_map(|w| w.get_pinned(&pin)).map(|v| *v).sum();
+    /// assert_eq!(sum, 3);
+    /// ```
+    #[inline]
+    pub fn get_pinned<'a>(&'a self, pin: &'a ReadPin) -> Option<PinnedRef<'a, T>> {
+        let header = self.target()?;
+        if self.raw.addr().get() & TRACKED != 0 {
+            return Weak::upgrade_tracked(header).map(PinnedRef::held);
+        }
+        // SAFETY: a leaf's `GcBox<T>`, kept allocated by this handle for `'a`.
+        unsafe { super::pin::borrow_leaf::<T>(header, pin) }.map(PinnedRef::borrowed)
     }
 
     /// Upgrades to a tracked object: a mutator operation, so that a scanning collector never
