@@ -255,10 +255,31 @@ fn iterate(c: &mut Criterion) {
         })
     });
 
+    group.bench_function("weakling_set_pinned", |b| {
+        b.iter(|| {
+            let pin = weakling::read_pin();
+            let mut n = 0u64;
+            for member in set.iter_pinned(&pin) {
+                n += *black_box(member);
+            }
+            n
+        })
+    });
+
     let map: WeakValueMap<u64, u64> = WeakValueMap::new();
     for (k, v) in gcs.iter().enumerate() {
         map.insert(k as u64, v);
     }
+    group.bench_function("weakling_value_map_values_pinned", |b| {
+        b.iter(|| {
+            let pin = weakling::read_pin();
+            let mut n = 0u64;
+            for v in map.values_pinned(&pin) {
+                n += *black_box(v);
+            }
+            n
+        })
+    });
     group.bench_function("weakling_value_map_values", |b| {
         b.iter(|| {
             let mut n = 0u64;

@@ -27,7 +27,8 @@ mod weak_keys;
 
 pub use key_map::{Iter as KeyMapIter, WeakKeyIdMap, WeakKeyMap};
 pub use keying::{ByIdentity, ByValue, Keying};
-pub use set::{Iter as SetIter, WeakIdSet, WeakSet};
+pub use set::{Iter as SetIter, IterPinned as SetIterPinned, WeakIdSet, WeakSet};
 pub use value_map::{
-    Iter as ValueMapIter, Keys as ValueMapKeys, Values as ValueMapValues, WeakValueMap,
+    Iter as ValueMapIter, Keys as ValueMapKeys, Values as ValueMapValues,
+    ValuesPinned as ValueMapValuesPinned, WeakValueMap,
 };

@@ -31,7 +31,8 @@
 //!    every earlier use before it) takes the object off its heap's books, then — inline or
 //!    via the deferred queue — runs the death callbacks, drops the value and releases the
 //!    strong handles' weak reference. For a leaf read under a read pin (`pin.rs`) that dies
-//!    while pins are held, that destruction waits for those pins to end.
+//!    while pins are held, dropping the value and releasing that reference wait for those
+//!    pins to end.
 //! 4. The box is freed when the weak count reaches zero.
 
 mod any;

@@ -44,10 +44,10 @@
 //!   [`Gc::new_leaf`], or of a type that holds no handles) is borrowed under a
 //!   [`ReadPin`] for the whole emit rather than upgraded for each call, so a
 //!   delivery writes nothing to it. If such a subscriber dies while an emit is under way
-//!   (dropped by another subscriber or on another thread), it stops receiving at once, and
-//!   its destruction (`Drop`, death callbacks) runs when that emit, and every other read
-//!   pin held at its death, has ended. Subscribers the collector tracks are upgraded for
-//!   each call instead.
+//!   (dropped by another subscriber or on another thread), it stops receiving at once and
+//!   its death callbacks run as usual, but its value is dropped only when that emit, and
+//!   every other read pin held at its death, has ended. Subscribers the collector tracks
+//!   are upgraded for each call instead.
 //!
 //! A subscriber that panics is reported with `tracing::error!` and counted; the others still
 //! receive the event. Subscribers whose object died are pruned at the next emit and counted.

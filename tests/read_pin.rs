@@ -86,21 +86,49 @@ fn a_leaf_never_read_under_a_pin_dies_at_once_even_while_pins_exist() {
 }
 
 #[test]
-fn death_callbacks_of_a_pinned_leaf_run_with_its_destruction() {
+fn death_callbacks_of_a_pinned_leaf_run_at_its_death_and_its_drop_after_the_pin() {
     let _serial = serial();
     let fired = Arc::new(AtomicBool::new(false));
-    let g = Gc::new_leaf(7_u32);
+    let drops = DropCounter::default();
+    let g = Gc::new_leaf(drops.token());
     let f = fired.clone();
     let w = Gc::downgrade_with(&g, move |dead| {
         assert!(dead.upgrade().is_none());
         f.store(true, Ordering::SeqCst);
     });
+    let set = weakling::WeakIdSet::new();
+    set.insert(&g);
     let pin = read_pin();
-    assert_eq!(w.get_pinned(&pin).as_deref(), Some(&7));
+    assert!(w.get_pinned(&pin).is_some());
     drop(g);
-    assert!(!fired.load(Ordering::SeqCst));
+    assert!(fired.load(Ordering::SeqCst), "the callback ran at the death");
+    assert_eq!(set.len(), 0, "the weak set dropped its entry at the death");
+    assert_eq!(drops.get(), 0, "the value waits for the pin");
     drop(pin);
-    assert!(fired.load(Ordering::SeqCst));
+    assert_eq!(drops.get(), 1);
+}
+
+#[test]
+fn a_borrow_outlives_the_weak_handle_it_came_from() {
+    let _serial = serial();
+    let g = Gc::new_leaf(String::from("still here"));
+    let w = Gc::downgrade(&g);
+    let pin = read_pin();
+    let r = w.get_pinned(&pin).expect("alive");
+    drop(w);
+    drop(g);
+    // Neither a handle nor a weak reference of ours is left: the pin keeps value and memory.
+    assert_eq!(*r, "still here");
+    // The same for a value with nothing to drop and no callbacks, whose memory is otherwise
+    // freed at once (valgrind in CI reports a read of freed memory).
+    let n = Gc::new_leaf(42_u64);
+    let w = Gc::downgrade(&n);
+    let m = w.get_pinned(&pin).expect("alive");
+    drop(w);
+    drop(n);
+    assert_eq!(*m, 42);
+    drop((r, m));
+    drop(pin);
 }
 
 #[test]
@@ -297,4 +325,69 @@ fn readers_and_droppers_on_several_threads() {
     }
     // Every destruction that waited for a pin ran when the last of those pins ended.
     assert_eq!(drops.load(Ordering::SeqCst), made);
+}
+
+#[test]
+fn a_pinned_iteration_of_a_weak_set_borrows_live_members() {
+    let _serial = serial();
+    let drops = DropCounter::default();
+    let members: Vec<Gc<(u64, DropToken)>> =
+        (1..=4).map(|i| Gc::new_leaf((i, drops.token()))).collect();
+    let set: weakling::WeakIdSet<(u64, DropToken)> = members.iter().collect();
+    let mut members = members;
+    drop(members.pop());
+    assert_eq!(drops.get(), 1, "no pin: dropped at once");
+    let pin = read_pin();
+    assert_eq!(set.iter_pinned(&pin).map(|m| m.0).sum::<u64>(), 1 + 2 + 3);
+    assert!(members.iter().all(|m| Gc::strong_count(m) == 1), "no handle was made");
+
+    // A member dying during the iteration: its entry goes at once, its value stays intact
+    // (yielded if its shard was already read) until the pin ends.
+    let mut seen = Vec::new();
+    for m in set.iter_pinned(&pin) {
+        seen.push(m.0);
+        // Every member dies at the first step, the one being looked at included.
+        members.clear();
+        // Every item yielded is intact, dead or not.
+        assert!((1..=3).contains(&m.0));
+    }
+    assert!(members.is_empty() && set.is_empty());
+    assert!(!seen.is_empty());
+    assert_eq!(drops.get(), 1, "the three values wait for the pin");
+    drop(pin);
+    assert_eq!(drops.get(), 4);
+}
+
+#[test]
+fn a_pinned_iteration_of_a_weak_value_map_borrows_live_values() {
+    let _serial = serial();
+    let values: Vec<Gc<u64>> = (10..13).map(Gc::new_leaf).collect();
+    let map: weakling::WeakValueMap<u64, u64> = weakling::WeakValueMap::new();
+    for v in &values {
+        map.insert(**v, v);
+    }
+    let pin = read_pin();
+    let mut seen: Vec<u64> = map.values_pinned(&pin).map(|v| *v).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, [10, 11, 12]);
+    drop(pin);
+    drop(values);
+    assert!(map.is_empty());
+    assert_eq!(map.values_pinned(&read_pin()).count(), 0);
+}
+
+#[test]
+fn a_pinned_iteration_upgrades_tracked_members() {
+    let _serial = serial();
+    let drops = DropCounter::default();
+    let member = Gc::new(Tracked { next: GcCell::new(None), _token: drops.token() });
+    let set: weakling::WeakIdSet<Tracked> = std::iter::once(&member).collect();
+    let pin = read_pin();
+    let items: Vec<_> = set.iter_pinned(&pin).collect();
+    assert_eq!(items.len(), 1);
+    assert_eq!(Gc::strong_count(&member), 2, "held by the item");
+    drop(items);
+    drop(member);
+    assert_eq!(drops.get(), 1, "tracked objects never wait for pins");
+    drop(pin);
 }

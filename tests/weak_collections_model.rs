@@ -172,6 +172,12 @@ fn check_value_map<S: BuildHasher + Send + Sync + 'static>(
     let mut want: Vec<(u8, Id)> = model.iter().map(|(k, v)| (*k, *v)).collect();
     want.sort();
     assert_eq!(seen, want);
+    let pin = weakling::read_pin();
+    let mut pinned: Vec<Id> = map.values_pinned(&pin).map(|v| &*v as Id).collect();
+    pinned.sort();
+    let mut want: Vec<Id> = model.values().copied().collect();
+    want.sort();
+    assert_eq!(pinned, want);
 }
 
 fn check_key_map(map: &WeakKeyMap<Obj, u8>, model: &HashMap<u8, (Id, u8)>, world: &World) {
@@ -201,6 +207,10 @@ fn check_set(set: &WeakSet<Obj>, model: &HashMap<u8, Id>, world: &World) {
     let mut want: Vec<Id> = model.values().copied().collect();
     want.sort();
     assert_eq!(seen, want);
+    let pin = weakling::read_pin();
+    let mut pinned: Vec<Id> = set.iter_pinned(&pin).map(|m| &*m as Id).collect();
+    pinned.sort();
+    assert_eq!(pinned, want);
 }
 
 /// One case of the value map's model test, on `map` (empty).

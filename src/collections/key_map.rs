@@ -274,7 +274,7 @@ where
     /// Locking: one shard's read lock to read it, then a write lock per removed entry.
     pub fn retain(&self, mut keep: impl FnMut(&Gc<K>, &Gc<V>) -> bool) {
         for shard in 0..self.keys.shard_count() {
-            for (key, payload) in self.keys.read_shard(shard, KeysAndPayloads::extract) {
+            for (key, payload) in self.keys.read_shard(shard, |e| KeysAndPayloads::extract(e, ())) {
                 if let Some(value) = payload.value() {
                     if !keep(&key, &value) {
                         drop(self.keys.remove_object(&key));
@@ -311,7 +311,7 @@ struct KeysAndPayloads;
 
 impl<K, V> Extract<MapEntry<K, V>, Item<K, V>> for KeysAndPayloads {
     #[inline]
-    fn extract(e: &MapEntry<K, V>) -> Option<Item<K, V>> {
+    fn extract(e: &MapEntry<K, V>, (): ()) -> Option<Item<K, V>> {
         e.key.upgrade().map(|key| (key, e.payload.clone()))
     }
 }

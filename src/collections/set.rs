@@ -5,8 +5,8 @@ use std::hash::BuildHasher;
 
 use super::keying::{ByIdentity, ByValue, Keying};
 use super::snapshot::Snapshots;
-use super::weak_keys::{KeyEntry, LiveKeys, Present, WeakKeys};
-use crate::{Gc, Weak};
+use super::weak_keys::{KeyEntry, LiveKeys, PinnedKeys, Present, WeakKeys};
+use crate::{Gc, PinnedRef, ReadPin, Weak};
 
 /// A concurrent set of objects that it holds **weakly**: Python's `weakref.WeakSet`, for
 /// threads.
@@ -185,6 +185,25 @@ where
     /// Locking: one shard's read lock at a time, never while the caller's code runs.
     pub fn iter(&self) -> Iter<'_, T> {
         Iter(self.members.snapshots())
+    }
+
+    /// The live members, borrowed under `pin` instead of upgraded: no write to a member
+    /// that is a leaf (see [`ReadPin`] for what being read under a pin changes for it).
+    /// Otherwise as [`iter`](WeakSet::iter), with the guarantees of
+    /// [`WeakValueMap`'s pinned iteration](super::WeakValueMap#iteration).
+    ///
+    /// ```
+    /// use weakling::{read_pin, Gc, WeakSet};
+    ///
+    /// let members: Vec<Gc<u64>> = (1..=3).map(Gc::new_leaf).collect();
+    /// let set: WeakSet<u64> = members.iter().collect();
+    /// let pin = read_pin();
+    /// assert_eq!(set.iter_pinned(&pin).map(|m| *m).sum::<u64>(), 6);
+    /// ```
+    ///
+    /// Locking: as [`iter`](WeakSet::iter).
+    pub fn iter_pinned<'a>(&'a self, pin: &'a ReadPin) -> IterPinned<'a, T> {
+        IterPinned(self.members.pinned_snapshots(pin))
     }
 
     /// Weak handles to the live members, without the set's callbacks.
@@ -475,6 +494,26 @@ impl<T> Iterator for Iter<'_, T> {
     #[inline]
     fn next(&mut self) -> Option<Gc<T>> {
         self.0.next()
+    }
+}
+
+/// The live members of a [`WeakSet`], borrowed under a read pin, from
+/// [`WeakSet::iter_pinned`].
+pub struct IterPinned<'a, T>(
+    Snapshots<'a, KeyEntry<T, ()>, PinnedRef<'a, T>, PinnedKeys, &'a ReadPin>,
+);
+
+impl<'a, T> Iterator for IterPinned<'a, T> {
+    type Item = PinnedRef<'a, T>;
+    #[inline]
+    fn next(&mut self) -> Option<PinnedRef<'a, T>> {
+        self.0.next()
+    }
+}
+
+impl<T> fmt::Debug for IterPinned<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IterPinned { .. }")
     }
 }
 

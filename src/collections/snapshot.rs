@@ -18,6 +18,13 @@
 //! * items of one shard are held strongly until yielded: a referent that loses its last
 //!   other handle in the meantime dies only once the iterator has yielded (or dropped) it.
 //!
+//! A *pinned* iteration (`iter_pinned`, `values_pinned`) reads a shard the same way but
+//! borrows each live referent under a [`ReadPin`](crate::ReadPin) instead of upgrading it
+//! (tracked referents are still upgraded). The guarantees are the same, except the last: a
+//! referent that loses its last handle while the iteration runs dies then (its entry goes),
+//! only the drop of its value waits for the pin, and an item already read from its shard is
+//! still yielded.
+//!
 //! The order is unspecified, and is not the insertion order.
 
 use std::iter::FusedIterator;
@@ -25,29 +32,44 @@ use std::marker::PhantomData;
 
 use super::table::{Hashed, Table};
 
-/// How an iterator turns an entry into an item, under the shard's read lock: upgrades and
-/// clones only, never a drop. A type per use (not a closure), so that the iterator types can
-/// be named and the extraction is inlined.
-pub(crate) trait Extract<E, T> {
-    fn extract(entry: &E) -> Option<T>;
+/// How an iterator turns an entry into an item, under the shard's read lock: upgrades,
+/// pinned reads and clones only, never a drop. A type per use (not a closure), so that the
+/// iterator types can be named and the extraction is inlined. `C` is what the extraction
+/// reads beside the entry: nothing, or the read pin of a pinned iteration.
+pub(crate) trait Extract<E, T, C = ()> {
+    fn extract(entry: &E, cx: C) -> Option<T>;
 }
 
 /// Items of a table, read shard by shard.
-pub(crate) struct Snapshots<'a, E, T, X> {
+pub(crate) struct Snapshots<'a, E, T, X, C = ()> {
     table: &'a Table<E>,
     next_shard: usize,
     buffer: std::vec::IntoIter<T>,
+    cx: C,
     _extract: PhantomData<fn() -> X>,
 }
 
 impl<'a, E: Hashed, T, X: Extract<E, T>> Snapshots<'a, E, T, X> {
     /// Iterates `table`, turning each entry into an item with `X`.
     pub(crate) fn new(table: &'a Table<E>) -> Snapshots<'a, E, T, X> {
-        Snapshots { table, next_shard: 0, buffer: Vec::new().into_iter(), _extract: PhantomData }
+        Snapshots::with_context(table, ())
     }
 }
 
-impl<E: Hashed, T, X: Extract<E, T>> Iterator for Snapshots<'_, E, T, X> {
+impl<'a, E: Hashed, T, X: Extract<E, T, C>, C: Copy> Snapshots<'a, E, T, X, C> {
+    /// Iterates `table`, turning each entry into an item with `X`, which reads `cx`.
+    pub(crate) fn with_context(table: &'a Table<E>, cx: C) -> Snapshots<'a, E, T, X, C> {
+        Snapshots {
+            table,
+            next_shard: 0,
+            buffer: Vec::new().into_iter(),
+            cx,
+            _extract: PhantomData,
+        }
+    }
+}
+
+impl<E: Hashed, T, X: Extract<E, T, C>, C: Copy> Iterator for Snapshots<'_, E, T, X, C> {
     type Item = T;
 
     #[inline]
@@ -59,7 +81,8 @@ impl<E: Hashed, T, X: Extract<E, T>> Iterator for Snapshots<'_, E, T, X> {
             if self.next_shard == self.table.shard_count() {
                 return None;
             }
-            let items = self.table.read_shard(self.next_shard, X::extract);
+            let cx = self.cx;
+            let items = self.table.read_shard(self.next_shard, |e| X::extract(e, cx));
             self.next_shard += 1;
             self.buffer = items.into_iter();
         }
@@ -70,4 +93,4 @@ impl<E: Hashed, T, X: Extract<E, T>> Iterator for Snapshots<'_, E, T, X> {
     }
 }
 
-impl<E: Hashed, T, X: Extract<E, T>> FusedIterator for Snapshots<'_, E, T, X> {}
+impl<E: Hashed, T, X: Extract<E, T, C>, C: Copy> FusedIterator for Snapshots<'_, E, T, X, C> {}

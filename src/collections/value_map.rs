@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::snapshot::{Extract, Snapshots};
 use super::table::{Entry as TableEntry, Hashed, Table};
-use crate::{DeathListener, Gc, Watch, Weak};
+use crate::{DeathListener, Gc, PinnedRef, ReadPin, Watch, Weak};
 
 /// A concurrent map from keys to objects that it holds **weakly**: Python's
 /// `weakref.WeakValueDictionary`, for threads.
@@ -70,6 +70,13 @@ use crate::{DeathListener, Gc, Watch, Weak};
 /// entry inserted or removed meanwhile at most once, and the map may be changed (and `len`
 /// called) during the iteration, from the loop body or from other threads. The order is
 /// unspecified.
+///
+/// [`values_pinned`](WeakValueMap::values_pinned) (and [`WeakSet::iter_pinned`](super::WeakSet::iter_pinned))
+/// reads the same way but borrows each live value under a [`ReadPin`] instead of upgrading
+/// it, which writes nothing to a leaf. The same guarantees hold, with one difference: a
+/// value that loses its last strong handle during the iteration dies then (upgrades fail,
+/// its entry goes), while the drop of that value waits for the pin. If the iteration had
+/// already read the value's shard, it still yields the value, intact.
 ///
 /// [`len`]: WeakValueMap::len
 /// [`iter`]: WeakValueMap::iter
@@ -404,6 +411,15 @@ where
         Values(Snapshots::new(&self.inner.table))
     }
 
+    /// The live values, borrowed under `pin` instead of upgraded: no write to a value that
+    /// is a leaf (see [`ReadPin`] for what being read under a pin changes for it).
+    /// Otherwise as [`values`](WeakValueMap::values).
+    ///
+    /// Locking: as [`iter`](WeakValueMap::iter).
+    pub fn values_pinned<'a>(&'a self, pin: &'a ReadPin) -> ValuesPinned<'a, K, V> {
+        ValuesPinned(Snapshots::with_context(&self.inner.table, pin))
+    }
+
     /// Keeps only the entries for which `keep` returns `true`; dead entries never reach it.
     ///
     /// `keep` runs with no lock held, on a snapshot of one shard at a time, and may use the
@@ -572,7 +588,7 @@ struct Items;
 
 impl<K: Clone, V> Extract<Entry<K, V>, (K, Gc<V>)> for Items {
     #[inline]
-    fn extract(e: &Entry<K, V>) -> Option<(K, Gc<V>)> {
+    fn extract(e: &Entry<K, V>, (): ()) -> Option<(K, Gc<V>)> {
         e.value.upgrade().map(|value| (e.key.clone(), value))
     }
 }
@@ -582,7 +598,7 @@ struct LiveValues;
 
 impl<K, V> Extract<Entry<K, V>, Gc<V>> for LiveValues {
     #[inline]
-    fn extract(e: &Entry<K, V>) -> Option<Gc<V>> {
+    fn extract(e: &Entry<K, V>, (): ()) -> Option<Gc<V>> {
         e.value.upgrade()
     }
 }
@@ -626,6 +642,36 @@ impl<K, V> Iterator for Values<'_, K, V> {
     #[inline]
     fn next(&mut self) -> Option<Gc<V>> {
         self.0.next()
+    }
+}
+
+/// A live entry's value, borrowed under a read pin.
+struct PinnedValues;
+
+impl<'p, K, V> Extract<Entry<K, V>, PinnedRef<'p, V>, &'p ReadPin> for PinnedValues {
+    #[inline]
+    fn extract(e: &Entry<K, V>, pin: &'p ReadPin) -> Option<PinnedRef<'p, V>> {
+        e.value.get_pinned(pin)
+    }
+}
+
+/// The live values of a [`WeakValueMap`], borrowed under a read pin, from
+/// [`WeakValueMap::values_pinned`].
+pub struct ValuesPinned<'a, K, V>(
+    Snapshots<'a, Entry<K, V>, PinnedRef<'a, V>, PinnedValues, &'a ReadPin>,
+);
+
+impl<'a, K, V> Iterator for ValuesPinned<'a, K, V> {
+    type Item = PinnedRef<'a, V>;
+    #[inline]
+    fn next(&mut self) -> Option<PinnedRef<'a, V>> {
+        self.0.next()
+    }
+}
+
+impl<K, V> fmt::Debug for ValuesPinned<'_, K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ValuesPinned { .. }")
     }
 }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::keying::Keying;
 use super::snapshot::{Extract, Snapshots};
 use super::table::{Hashed, Table};
-use crate::{DeathListener, Gc, Watch, Weak};
+use crate::{DeathListener, Gc, PinnedRef, ReadPin, Watch, Weak};
 
 /// One weakly held key and its payload.
 pub(crate) struct KeyEntry<K, P> {
@@ -203,6 +203,14 @@ where
         Snapshots::new(&self.inner.table)
     }
 
+    /// The live keys, borrowed under `pin`, shard by shard.
+    pub(crate) fn pinned_snapshots<'a>(
+        &'a self,
+        pin: &'a ReadPin,
+    ) -> Snapshots<'a, KeyEntry<K, P>, PinnedRef<'a, K>, PinnedKeys, &'a ReadPin> {
+        Snapshots::with_context(&self.inner.table, pin)
+    }
+
     /// Weak handles to the live keys, without the table's callbacks.
     pub(crate) fn keyrefs(&self) -> Vec<Weak<K>> {
         let mut out = Vec::new();
@@ -217,9 +225,19 @@ where
 /// A live entry's key, upgraded.
 pub(crate) struct LiveKeys;
 
+/// A live key, borrowed under a read pin.
+pub(crate) struct PinnedKeys;
+
+impl<'p, K, P> Extract<KeyEntry<K, P>, PinnedRef<'p, K>, &'p ReadPin> for PinnedKeys {
+    #[inline]
+    fn extract(e: &KeyEntry<K, P>, pin: &'p ReadPin) -> Option<PinnedRef<'p, K>> {
+        e.key.get_pinned(pin)
+    }
+}
+
 impl<K, P> Extract<KeyEntry<K, P>, Gc<K>> for LiveKeys {
     #[inline]
-    fn extract(e: &KeyEntry<K, P>) -> Option<Gc<K>> {
+    fn extract(e: &KeyEntry<K, P>, (): ()) -> Option<Gc<K>> {
         e.key.upgrade()
     }
 }

@@ -384,6 +384,29 @@ impl<T> Gc<T> {
         // SAFETY: forwarded contract; the functions are those of `GcBox<T>`.
         unsafe { destroy_object(header, layout::drop_value_erased::<T>, layout::free::<T>) }
     }
+
+    /// As [`destroy`](Gc::destroy) for a leaf that read pins may be borrowing: the death
+    /// callbacks run now, the value is dropped and the memory released once every pin held
+    /// now has ended.
+    ///
+    /// # Safety
+    /// As for `destroy`.
+    unsafe fn destroy_after_pins(header: NonNull<Header>) {
+        // SAFETY: forwarded contract.
+        unsafe { notify_death(header) };
+        // SAFETY: the rest of the destruction, handed over once; it may run on any thread
+        // (objects are `Send`), and no one else reaches the object any more.
+        unsafe { pin::defer(Pending { header, run: Gc::<T>::drop_and_release }) };
+    }
+
+    /// The second half of [`destroy_after_pins`](Gc::destroy_after_pins).
+    ///
+    /// # Safety
+    /// Runs once, after `notify_death`, when no read pin can borrow the value any more.
+    unsafe fn drop_and_release(header: NonNull<Header>) {
+        // SAFETY: forwarded contract; the functions are those of `GcBox<T>`.
+        unsafe { drop_and_release(header, layout::drop_value_erased::<T>, layout::free::<T>) }
+    }
 }
 
 /// Destroys an object whose strong count just reached zero: callbacks, attached values, the
@@ -397,7 +420,20 @@ pub(crate) unsafe fn destroy_object(
     drop_value: unsafe fn(NonNull<Header>),
     dealloc: unsafe fn(NonNull<Header>),
 ) {
-    // SAFETY: allocated until the weak reference released below.
+    // SAFETY: forwarded contract.
+    unsafe {
+        notify_death(header);
+        drop_and_release(header, drop_value, dealloc);
+    }
+}
+
+/// The first half of a destruction: the death callbacks and the values attached to the
+/// object. Never unwinds.
+///
+/// # Safety
+/// The object's strong count reached zero, it left the heap's books, and this runs once.
+unsafe fn notify_death(header: NonNull<Header>) {
+    // SAFETY: allocated until the strong handles' weak reference is released, after this.
     let h = unsafe { header.as_ref() };
     let flags = h.flags(Ordering::Acquire);
     if flags & HAS_CALLBACKS != 0 {
@@ -406,6 +442,21 @@ pub(crate) unsafe fn destroy_object(
     if flags & HAS_ATTACHMENTS != 0 {
         contained("dropping values attached to a dead key", || drop(take_attached(header)));
     }
+}
+
+/// The second half of a destruction: the value (unless torn down), then the memory once no
+/// weak reference remains. Never unwinds.
+///
+/// # Safety
+/// Runs once, after `notify_death`; `drop_value` and `dealloc` are those of the object's
+/// type.
+unsafe fn drop_and_release(
+    header: NonNull<Header>,
+    drop_value: unsafe fn(NonNull<Header>),
+    dealloc: unsafe fn(NonNull<Header>),
+) {
+    // SAFETY: allocated until the weak reference released below.
+    let h = unsafe { header.as_ref() };
     if !h.is_torn_down() {
         contained("Drop of a Gc value", || {
             // SAFETY: the value is initialised, dropped here once; no handle can reach it.
@@ -430,9 +481,7 @@ impl<T: Send + 'static> Gc<T> {
     /// (and fail). A panic in it is caught and reported with `tracing::error!`, and the
     /// remaining callbacks still run.
     ///
-    /// The callback runs on the thread that drops the last strong handle (for a leaf read
-    /// under a [`ReadPin`](crate::ReadPin) that dies while pins are held, on the thread that
-    /// ends the last of them). A callback that
+    /// The callback runs on the thread that drops the last strong handle. A callback that
     /// captures a strong handle to its own object keeps that object alive (as in Python).
     ///
     /// ```
@@ -635,7 +684,11 @@ impl<T> Gc<T> {
         drop(op);
         // SAFETY: allocated until the shared weak reference is released below or in `destroy`.
         let h = unsafe { header.as_ref() };
-        if !std::mem::needs_drop::<T>()
+        // A leaf read under a read pin, while pins exist: one of them may be borrowing the
+        // value, so the value and the memory must outlast every pin held now.
+        let after_pins = h.was_pinned_read() && pin::must_wait();
+        if !after_pins
+            && !std::mem::needs_drop::<T>()
             && h.flags(Ordering::Acquire) & (HAS_CALLBACKS | HAS_ATTACHMENTS) == 0
         {
             // Nothing to run and nothing that could recurse: free at once.
@@ -643,16 +696,9 @@ impl<T> Gc<T> {
             unsafe { release_weak::<T>(header) };
             return;
         }
-        let work = Pending { header, run: Gc::<T>::destroy };
-        if h.was_pinned_read() && pin::must_wait() {
-            // A leaf read under a read pin: a pin that exists now may be borrowing the value.
-            // SAFETY: `destroy` may run once on any thread, at any later time (objects are
-            // `Send`); this death hands it over.
-            unsafe { pin::defer(work) };
-            return;
-        }
-        // SAFETY: `destroy` runs once, for an object that left the books, on this thread.
-        unsafe { deferred::run_or_defer(work) };
+        let run = if after_pins { Gc::<T>::destroy_after_pins } else { Gc::<T>::destroy };
+        // SAFETY: `run` runs once, for an object that left the books, on this thread.
+        unsafe { deferred::run_or_defer(Pending { header, run }) };
     }
 }
 

@@ -16,7 +16,8 @@
 //! only if the count is not zero. The drop that takes a marked object's count to zero runs a
 //! `SeqCst` fence, then reads both reader counts. This is Dekker's pattern with fences on
 //! both sides: either the reader's load sees the count at zero (and borrows nothing), or the
-//! dying thread sees the reader's count (and defers). Unmarked objects need no fence: a
+//! dying thread sees the reader's count (and defers the value's drop and the memory's
+//! release). Unmarked objects need no fence: a
 //! reader marks an object with a read-modify-write on the strong word, so the drop's own
 //! decrement, ordered with it in that word's modification order, either sees the mark or
 //! leaves the reader a zero count.
@@ -108,11 +109,12 @@ fn readers(parity: usize) -> &'static crate::sync::AtomicUsize {
 /// [`PinnedRef`] hides. A leaf read through a pin keeps a mark saying so, and for such a
 /// leaf:
 ///
-/// * **its death is unchanged** for everything but the destruction: the drop that takes the
-///   count to zero makes every upgrade and every pinned read fail at once;
-/// * **its destruction** (death callbacks, `Drop`, freeing) runs at once when no thread holds
-///   a pin, and otherwise waits until every pin that existed at the death has ended; it then
-///   runs on the thread that ends the last of them (or on the next thread that finds the wait
+/// * **its death is unchanged**: the drop that takes the count to zero makes every upgrade
+///   and every pinned read fail at once, and runs the death callbacks (so weak collections
+///   drop their entries) as for any object;
+/// * **dropping its value and freeing its memory** happen at once when no thread holds a
+///   pin, and otherwise wait until every pin that existed at the death has ended; they then
+///   run on the thread that ends the last of them (or on the next thread that finds the wait
 ///   over);
 /// * [`Gc::try_unwrap`](crate::Gc::try_unwrap) refuses it (a reader may be borrowing the
 ///   value that would be moved out).
@@ -254,9 +256,13 @@ impl<T: std::fmt::Debug> std::fmt::Debug for PinnedRef<'_, T> {
 
 /// Borrows a leaf's value under `pin` if the object is alive, marking it `PINNED_READS`.
 ///
+/// The borrow may outlive the caller's weak reference: a leaf found alive under a pin keeps
+/// its value and its memory until every pin held at its death has ended (`last_handle_gone`
+/// defers both, including the release of the strong handles' weak reference).
+///
 /// # Safety
-/// `header` is the header of a live-or-dead `GcBox<T>` of a leaf that the caller keeps
-/// allocated (by a weak reference) for as long as the returned borrow, which the pin bounds.
+/// `header` is the header of a live-or-dead `GcBox<T>` of a leaf, kept allocated by a weak
+/// reference of the caller's during this call.
 #[inline]
 pub(crate) unsafe fn borrow_leaf<T>(header: NonNull<Header>, _pin: &ReadPin) -> Option<&T> {
     // SAFETY: allocated per the contract.
@@ -264,7 +270,7 @@ pub(crate) unsafe fn borrow_leaf<T>(header: NonNull<Header>, _pin: &ReadPin) -> 
     if !h.mark_pinned_reads_if_alive() {
         return None;
     }
-    // SAFETY: alive when read after the pin's fence, so its destruction (if it dies now)
-    // waits for this pin (module docs); the box stays allocated per the contract.
+    // SAFETY: alive when read after the pin's fence, so the drop of its value and the release
+    // of its memory wait for this pin (module docs), which bounds the borrow.
     Some(unsafe { &(*header.cast::<super::layout::GcBox<T>>().as_ptr()).value })
 }

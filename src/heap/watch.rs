@@ -4,6 +4,7 @@
 use std::fmt;
 use std::mem::ManuallyDrop;
 
+use super::pin::{PinnedRef, ReadPin};
 use super::weak::Weak;
 use crate::Gc;
 
@@ -35,6 +36,12 @@ impl<T> Watch<T> {
     #[must_use = "upgrading only to drop the result at once tells nothing reliable"]
     pub fn upgrade(&self) -> Option<Gc<T>> {
         self.direct.upgrade()
+    }
+
+    /// The object, borrowed for as long as `pin` lasts (as [`Weak::get_pinned`]).
+    #[inline]
+    pub fn get_pinned<'p>(&self, pin: &'p ReadPin) -> Option<PinnedRef<'p, T>> {
+        self.direct.get_pinned(pin)
     }
 
     /// The address of the object's value (as [`Weak::as_ptr`]).

@@ -145,13 +145,14 @@ impl<T> Weak<T> {
         }
     }
 
-    /// The object, borrowed for as long as `pin` lasts, or `None` if it is dead: like
-    /// [`upgrade`](Weak::upgrade), without writing to the object's count when it is a leaf.
+    /// The object, borrowed for as long as `pin` lasts (even past this handle), or `None` if
+    /// it is dead: like [`upgrade`](Weak::upgrade), without writing to the object's count
+    /// when it is a leaf.
     ///
     /// For loops over many weakly held objects (see [`ReadPin`](crate::ReadPin) for what
-    /// being read under a pin changes for a leaf: its destruction may wait for the pins that
-    /// exist when it dies, and `Gc::try_unwrap` refuses it). A tracked object is upgraded
-    /// and held by the returned [`PinnedRef`] instead.
+    /// being read under a pin changes for a leaf: the drop of its value may wait for the pins
+    /// held when it dies, and `Gc::try_unwrap` refuses it). A tracked object is upgraded and
+    /// held by the returned [`PinnedRef`] instead.
     ///
     /// ```
     /// use weakling::{read_pin, Gc};
@@ -163,12 +164,12 @@ impl<T> Weak<T> {
     /// assert_eq!(sum, 3);
     /// ```
     #[inline]
-    pub fn get_pinned<'a>(&'a self, pin: &'a ReadPin) -> Option<PinnedRef<'a, T>> {
+    pub fn get_pinned<'p>(&self, pin: &'p ReadPin) -> Option<PinnedRef<'p, T>> {
         let header = self.target()?;
         if self.raw.addr().get() & TRACKED != 0 {
             return Weak::upgrade_tracked(header).map(PinnedRef::held);
         }
-        // SAFETY: a leaf's `GcBox<T>`, kept allocated by this handle for `'a`.
+        // SAFETY: a leaf's `GcBox<T>`, kept allocated by this handle during the call.
         unsafe { super::pin::borrow_leaf::<T>(header, pin) }.map(PinnedRef::borrowed)
     }
 
