@@ -135,6 +135,34 @@ fn pinned_read_of_a_marked_leaf_racing_the_last_drop() {
     pinned_read_racing_the_last_drop(true);
 }
 
+/// A pinned read racing the death of a leaf with a death callback: the callback runs at the
+/// death, once, and the value is dropped only after the reader's borrow.
+#[test]
+fn pinned_read_racing_a_death_with_a_callback() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let fired = Arc::new(AtomicUsize::new(0));
+        let g = Gc::new(Value::new(&drops));
+        let f = fired.clone();
+        let w = Gc::downgrade_with(&g, move |dead| {
+            assert!(dead.upgrade().is_none());
+            f.fetch_add(1, Ordering::SeqCst);
+        });
+        let plain = w.clone();
+        let reader = thread::spawn(move || {
+            let pin = weakling::read_pin();
+            if let Some(v) = plain.get_pinned(&pin) {
+                assert_eq!(v.read(), 7);
+            }
+        });
+        drop(g);
+        assert_eq!(fired.load(Ordering::SeqCst), 1, "the callback ran at the death");
+        reader.join().unwrap();
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        drop(w);
+    });
+}
+
 /// Two readers pin and unpin while the last handle goes: whichever pin ends last (or the
 /// dying thread, if none is left) runs the destruction, which never overlaps a borrow.
 #[test]

@@ -99,6 +99,11 @@ fn value_map_under_concurrent_inserts_removals_iteration_and_deaths() {
                         seen += 1;
                     }
                     assert!(seen <= KEYS as usize);
+                    // Borrowed under a pin: values that die meanwhile stay intact.
+                    let pin = weakling::read_pin();
+                    for v in m.values_pinned(&pin).take(32) {
+                        assert!(v.key < KEYS);
+                    }
                 }
                 14 => {
                     held.clear();
@@ -152,6 +157,10 @@ fn key_map_and_sets_under_concurrent_use_and_deaths() {
                         assert_eq!(*k, v.key);
                     }
                     for member in s.iter().take(16) {
+                        assert!(*member < KEYS);
+                    }
+                    let pin = weakling::read_pin();
+                    for member in i.iter_pinned(&pin).take(16) {
                         assert!(*member < KEYS);
                     }
                 }
