@@ -10,7 +10,8 @@
 //!
 //! # The protocol
 //!
-//! Two reader counts, one per parity of a global `EPOCH`. A pin adds itself to the count of
+//! Two reader counts, one per parity of a global `EPOCH` (each striped over cache lines, a
+//! stripe per thread, and read as the sum of its stripes). A pin adds itself to the count of
 //! the epoch's parity, then runs a `SeqCst` fence; a read loads the object's strong word
 //! (setting `PINNED_READS` with a read-modify-write the first time) and borrows the value
 //! only if the count is not zero. The drop that takes a marked object's count to zero runs a
@@ -34,26 +35,61 @@
 //! written before an advance reads the counts, with a `SeqCst` fence between on both sides,
 //! so at least one of them sees the other.
 
+use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 use super::deferred::{self, Pending};
 use super::header::Header;
-use crate::sync::{fence, global, global_atomic, Mutex, Ordering};
+use crate::sync::{fence, global, global_atomic, AtomicUsize, CachePadded, Mutex, Ordering};
 
 global_atomic! {
     /// The current epoch; its parity names the reader count that new pins join. Written only
     /// under `WAITING`'s lock.
     static EPOCH: AtomicUsize = 0;
 }
-global_atomic! {
-    /// Pins begun at an even epoch and not yet ended.
-    static READERS_EVEN: AtomicUsize = 0;
+/// The reader counts are striped, so that pins taken on different threads write different
+/// cache lines; a thread always uses the same stripe.
+#[cfg(not(weakling_loom))]
+const STRIPES: usize = 8;
+#[cfg(weakling_loom)]
+const STRIPES: usize = 2;
+
+global! {
+    /// Per stripe, the pins begun at an even and at an odd epoch and not yet ended.
+    static READERS: [CachePadded<[AtomicUsize; 2]>; STRIPES] =
+        std::array::from_fn(|_| CachePadded([AtomicUsize::new(0), AtomicUsize::new(0)]));
 }
 global_atomic! {
-    /// Pins begun at an odd epoch and not yet ended.
-    static READERS_ODD: AtomicUsize = 0;
+    /// The stripe the next thread to take a pin gets (modulo `STRIPES`).
+    static NEXT_STRIPE: AtomicUsize = 0;
 }
+
+#[cfg(not(weakling_loom))]
+std::thread_local! {
+    static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+#[cfg(weakling_loom)]
+loom::thread_local! {
+    static STRIPE: Cell<usize> = Cell::new(usize::MAX);
+}
+
+/// This thread's stripe of the reader counts.
+#[inline]
+fn stripe() -> usize {
+    STRIPE
+        .try_with(|s| {
+            let mut i = s.get();
+            if i == usize::MAX {
+                i = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES;
+                s.set(i);
+            }
+            i
+        })
+        // Thread-locals gone (thread exit): any stripe counts the same.
+        .unwrap_or(0)
+}
+
 global_atomic! {
     /// Whether destructions wait (`WAITING` is not empty): an ending pin then tries to advance.
     static HAS_WAITING: AtomicBool = false;
@@ -74,12 +110,10 @@ global! {
     static WAITING: Mutex<Vec<Waiting>> = Mutex::new(Vec::new());
 }
 
-fn readers(parity: usize) -> &'static crate::sync::AtomicUsize {
-    if parity & 1 == 0 {
-        &READERS_EVEN
-    } else {
-        &READERS_ODD
-    }
+/// Whether some pin begun at an epoch of `parity` has not ended. Each stripe is read after
+/// the caller's fence, so a pin counted before that fence is seen.
+fn any_readers(parity: usize) -> bool {
+    READERS.iter().any(|stripe| stripe[parity & 1].load(Ordering::SeqCst) != 0)
 }
 
 /// A read pin: while it lives, live leaves read through it with
@@ -126,6 +160,7 @@ fn readers(parity: usize) -> &'static crate::sync::AtomicUsize {
 /// that existed at that moment. They nest, and may be held on many threads at once.
 #[must_use = "a pin protects reads only while it is held"]
 pub struct ReadPin {
+    stripe: usize,
     parity: usize,
     /// A pin ends on the thread that took it, so that the reads it covers are this thread's.
     _not_send: PhantomData<*const ()>,
@@ -141,18 +176,19 @@ impl std::fmt::Debug for ReadPin {
 pub fn read_pin() -> ReadPin {
     // Relaxed: a stale epoch only makes this pin hold back one advance more.
     let parity = EPOCH.load(Ordering::Relaxed) & 1;
-    readers(parity).fetch_add(1, Ordering::SeqCst);
+    let stripe = stripe();
+    READERS[stripe][parity].fetch_add(1, Ordering::SeqCst);
     // The reader's half of the fence pair (module docs): every strong count this pin reads
     // comes after it.
     fence(Ordering::SeqCst);
-    ReadPin { parity, _not_send: PhantomData }
+    ReadPin { stripe, parity, _not_send: PhantomData }
 }
 
 impl Drop for ReadPin {
     fn drop(&mut self) {
         // Release at least, so that every borrow this pin covered happens before a
         // destruction that waited for it.
-        readers(self.parity).fetch_sub(1, Ordering::SeqCst);
+        READERS[self.stripe][self.parity].fetch_sub(1, Ordering::SeqCst);
         // Orders the decrement before the read of HAS_WAITING, against the fence in
         // `advance` (module docs, last paragraph).
         fence(Ordering::SeqCst);
@@ -168,7 +204,7 @@ impl Drop for ReadPin {
 pub(crate) fn must_wait() -> bool {
     // The dying thread's half of the fence pair.
     fence(Ordering::SeqCst);
-    READERS_EVEN.load(Ordering::SeqCst) != 0 || READERS_ODD.load(Ordering::SeqCst) != 0
+    any_readers(0) || any_readers(1)
 }
 
 /// Queues a destruction until every pin that exists now has ended, and runs whatever can run.
@@ -196,9 +232,7 @@ fn advance() {
         fence(Ordering::SeqCst);
         let mut epoch = EPOCH.load(Ordering::Relaxed);
         // Advancing to `epoch + 1` needs the pins begun at `epoch - 1` gone.
-        while waiting.iter().any(|w| w.epoch + 2 > epoch)
-            && readers(epoch.wrapping_sub(1)).load(Ordering::SeqCst) == 0
-        {
+        while waiting.iter().any(|w| w.epoch + 2 > epoch) && !any_readers(epoch.wrapping_sub(1)) {
             epoch += 1;
             EPOCH.store(epoch, Ordering::SeqCst);
         }
