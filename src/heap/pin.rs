@@ -162,7 +162,8 @@ fn any_readers(parity: usize) -> bool {
 pub struct ReadPin {
     stripe: usize,
     parity: usize,
-    /// A pin ends on the thread that took it, so that the reads it covers are this thread's.
+    /// Not `Send` or `Sync`: the pin's fence orders the reads of the thread that took it;
+    /// another thread's reads under it would be ordered by no fence of their own.
     _not_send: PhantomData<*const ()>,
 }
 
@@ -279,6 +280,12 @@ impl<T> std::ops::Deref for PinnedRef<'_, T> {
             Inner::Borrowed(value) => value,
             Inner::Held(handle) => handle,
         }
+    }
+}
+
+impl<T: std::fmt::Display> std::fmt::Display for PinnedRef<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&**self, f)
     }
 }
 
