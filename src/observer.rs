@@ -47,7 +47,9 @@
 //!   (dropped by another subscriber or on another thread), it stops receiving at once and
 //!   its death callbacks run as usual, but its value is dropped only when that emit, and
 //!   every other read pin held at its death, has ended. Subscribers the collector tracks
-//!   are upgraded for each call instead.
+//!   are upgraded for each call instead. Since the pin lasts as long as the emit, a
+//!   subscriber that blocks for long also holds back the drop of any pinned-read leaf that
+//!   dies meanwhile anywhere in the process (not its death: that is never delayed).
 //!
 //! A subscriber that panics is reported with `tracing::error!` and counted; the others still
 //! receive the event. Subscribers whose object died are pruned at the next emit and counted.
