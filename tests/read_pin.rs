@@ -391,3 +391,22 @@ fn a_pinned_iteration_upgrades_tracked_members() {
     assert_eq!(drops.get(), 1, "tracked objects never wait for pins");
     drop(pin);
 }
+
+/// Many deaths while one pin is held queue in constant time each, and all run when it ends.
+#[test]
+fn many_deaths_under_one_pin_wait_and_then_all_run() {
+    let _serial = serial();
+    let scale: usize =
+        std::env::var("WEAKLING_TEST_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let n = 200_000 / scale.max(1);
+    let drops = DropCounter::default();
+    let objects: Vec<Gc<DropToken>> = (0..n).map(|_| Gc::new_leaf(drops.token())).collect();
+    let weak: Vec<Weak<DropToken>> = objects.iter().map(Gc::downgrade).collect();
+    let pin = read_pin();
+    assert_eq!(weak.iter().filter(|w| w.get_pinned(&pin).is_some()).count(), n);
+    drop(objects);
+    assert_eq!(drops.get(), 0);
+    assert!(weak.iter().all(|w| w.upgrade().is_none()));
+    drop(pin);
+    assert_eq!(drops.get(), n);
+}

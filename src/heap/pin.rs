@@ -36,6 +36,7 @@
 //! so at least one of them sees the other.
 
 use std::cell::Cell;
+use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
@@ -107,7 +108,9 @@ struct Waiting {
 unsafe impl Send for Waiting {}
 
 global! {
-    static WAITING: Mutex<Vec<Waiting>> = Mutex::new(Vec::new());
+    /// The destructions waiting for pins, oldest first: their epochs never decrease (each is
+    /// the epoch when it was queued, under this lock, and the epoch only grows).
+    static WAITING: Mutex<VecDeque<Waiting>> = Mutex::new(VecDeque::new());
 }
 
 /// Whether some pin begun at an epoch of `parity` has not ended. Each stripe is read after
@@ -217,7 +220,7 @@ pub(crate) unsafe fn defer(work: Pending) {
     {
         let mut waiting = WAITING.lock();
         let epoch = EPOCH.load(Ordering::Relaxed);
-        waiting.push(Waiting { epoch, work });
+        waiting.push_back(Waiting { epoch, work });
         HAS_WAITING.store(true, Ordering::SeqCst);
     }
     advance();
@@ -232,14 +235,16 @@ fn advance() {
         // against the fence of an ending pin.
         fence(Ordering::SeqCst);
         let mut epoch = EPOCH.load(Ordering::Relaxed);
-        // Advancing to `epoch + 1` needs the pins begun at `epoch - 1` gone.
-        while waiting.iter().any(|w| w.epoch + 2 > epoch) && !any_readers(epoch.wrapping_sub(1)) {
+        // Advancing to `epoch + 1` needs the pins begun at `epoch - 1` gone. The newest
+        // destruction is the last to become ready.
+        while waiting.back().is_some_and(|w| w.epoch + 2 > epoch)
+            && !any_readers(epoch.wrapping_sub(1))
+        {
             epoch += 1;
             EPOCH.store(epoch, Ordering::SeqCst);
         }
-        let (ready, rest): (Vec<Waiting>, Vec<Waiting>) =
-            waiting.drain(..).partition(|w| w.epoch + 2 <= epoch);
-        *waiting = rest;
+        let ready_count = waiting.iter().take_while(|w| w.epoch + 2 <= epoch).count();
+        let ready: Vec<Waiting> = waiting.drain(..ready_count).collect();
         HAS_WAITING.store(!waiting.is_empty(), Ordering::SeqCst);
         ready
     };
