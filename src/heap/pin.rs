@@ -18,10 +18,9 @@
 //! `SeqCst` fence, then reads both reader counts. This is Dekker's pattern with fences on
 //! both sides: either the reader's load sees the count at zero (and borrows nothing), or the
 //! dying thread sees the reader's count (and defers the value's drop and the memory's
-//! release). Unmarked objects need no fence: a
-//! reader marks an object with a read-modify-write on the strong word, so the drop's own
-//! decrement, ordered with it in that word's modification order, either sees the mark or
-//! leaves the reader a zero count.
+//! release). Unmarked objects need no fence: a reader marks an object with a
+//! read-modify-write on the strong word, so the drop's own decrement, ordered with it in
+//! that word's modification order, either sees the mark or leaves the reader a zero count.
 //!
 //! A deferred destruction is tagged with the epoch at its death and runs once the epoch has
 //! advanced twice. Advancing from `e` to `e + 1` needs the count of parity `e - 1` at zero;
