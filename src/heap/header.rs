@@ -23,9 +23,9 @@ compile_error!("weakling packs its header for 64-bit targets only");
 /// Set in the strong word once the cycle collector has decided the object is garbage: from
 /// then on no upgrade succeeds.
 pub(crate) const CONDEMNED: usize = 1 << 63;
-/// Set in the strong word of a leaf once it has been read under a read pin (see `pin`): its
-/// destruction then waits for the pins that exist at its death, and `try_unwrap` refuses it.
-/// Kept after the count reaches zero.
+/// Set in the strong word of a leaf once it has been read under a read pin (see `pin`): the
+/// drop of its value and the release of its memory then wait for the pins that exist at its
+/// death, and `try_unwrap` refuses it. Kept after the count reaches zero.
 const PINNED_READS: usize = 1 << 62;
 const STRONG_MASK: usize = PINNED_READS - 1;
 /// Far below the mask, so that racing increments cannot reach the flags before one aborts.
