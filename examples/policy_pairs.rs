@@ -10,8 +10,8 @@
 //!
 //! The floor of a pair is the larger of the best peer figure recorded in BENCHMARKS.md less
 //! half a point and, on OLTP and P6, the ARC paper's figure (`hitrate/floors.rs`, which
-//! `tests/cache_simulate.rs` checks against too). A figure below its floor is marked `!`. The traces are read from
-//! `../shared/traces` or `$WEAKLING_TRACES`.
+//! `tests/cache_simulate.rs` checks against too). A figure below its floor is marked `!`.
+//! The traces are read from `../shared/traces` or `$WEAKLING_TRACES`.
 
 #[path = "hitrate/floors.rs"]
 mod floors;

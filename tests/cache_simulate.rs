@@ -116,10 +116,10 @@ const S3FIFO_KNOWN_MISSES: &[(&str, u64, f64)] = &[
 
 /// Replays every pair of `PEER_BEST` through `policy` and holds it to the pair's floor
 /// (`floors::floor`: the best peer's figure less half a point, and ARC's published figure on
-/// OLTP and P6). A known miss is held at
-/// its recorded figure (no regression) and printed with its gap, so that it stays visible;
-/// one that starts meeting its floor fails the test until it is taken off the list. Policies
-/// replay deterministically: these are exact figures, not a band.
+/// OLTP and P6). A known miss is held at its recorded figure (no regression) and printed with
+/// its gap, so that it stays visible; one that starts meeting its floor fails the test until
+/// it is taken off the list. Policies replay deterministically: these are exact figures, not
+/// a band.
 fn check_pairs(policy: Policy, known_misses: &[(&str, u64, f64)]) {
     let mut files: Vec<&str> = PEER_BEST.iter().map(|r| r.0).collect();
     files.dedup();

@@ -207,7 +207,7 @@ impl Drop for ReadPin {
 pub(crate) fn must_wait() -> bool {
     // The dying thread's half of the fence pair.
     fence(Ordering::SeqCst);
-    any_readers(0) || any_readers(1)
+    READERS.iter().any(|stripe| stripe.iter().any(|count| count.load(Ordering::SeqCst) != 0))
 }
 
 /// Queues a destruction until every pin that exists now has ended, and runs whatever can run.
