@@ -25,6 +25,19 @@
 //!   filled, reaching its full size at twice the capacity: short loop-heavy traces (the LIRS
 //!   program traces) then switch while the switch still pays. After a switch the evidence
 //!   starts afresh.
+//! * **The first fill.** Until the cache first has to evict, both candidates hold the same
+//!   keys, and a switch costs nothing; by then, on a short trace, the miniatures have barely
+//!   begun to evict and have little to tell. So a pair of scouts (miniatures at a quarter of
+//!   their sample's scale, with a sample of their own that leaves them at least 128 units)
+//!   replays requests from the start; they fill when about a quarter of the keys that fill the
+//!   cache have been seen, and their disagreements from then on are the only evidence there is.
+//!   When the cache first fills, the candidate the scouts favour goes live, however small its
+//!   lead, and the scouts are dropped. A cache that fills late (or never) stops paying for them
+//!   after sixteen times their capacity in replayed requests; their verdict then waits for the
+//!   first fill. Scaled down that far they may judge wrongly; the miniatures then correct the
+//!   choice, as they would any other. A trace that loops over more keys than the cache holds
+//!   from its first request (the scouts see no reuse before the cache fills) is left to the
+//!   miniatures.
 //! * **Switching.** The live policy hands over its resident keys, coldest first, with a hot
 //!   flag (hit since it was last examined, or protected); the new policy adopts them in that
 //!   order without evicting anything, so a switch leaves the resident set as it was. While
@@ -48,6 +61,13 @@ use super::{Eviction, Handle};
 
 /// The miniatures aim for at least this many units of capacity.
 const MINIATURE_CAPACITY: u64 = 256;
+/// The scouts run at this fraction of the scale of their sample...
+const SCOUT_DIVISOR: u64 = 4;
+/// ...and aim for at least this many units of capacity.
+const SCOUT_CAPACITY: u64 = 128;
+/// The scouts replay at most this many times their capacity in sampled requests: a cache
+/// that takes longer to fill keeps their verdict and stops paying for them.
+const SCOUT_BUDGET: u64 = 16;
 /// At most one key in `2^MAX_SHIFT` is sampled.
 const MAX_SHIFT: u32 = 6;
 /// Epochs last this many times the miniature capacity, in sampled requests.
@@ -140,53 +160,79 @@ struct Slot<K> {
     inner: Handle,
 }
 
-/// The miniatures and the running comparison of their hits.
+/// One miniature per candidate, fed the same sampled requests, and the tally of the requests
+/// where exactly one of them hit.
 #[derive(Debug)]
-struct Evidence {
+struct Duel {
     fifo: Miniature,
     frequency: Miniature,
-    /// Sampled requests in the current epoch.
-    requests: u64,
-    /// Sampled requests per epoch.
-    epoch: u64,
-    /// Sampled requests where exactly one miniature hit (decayed).
+    /// Requests where exactly one miniature hit.
     disagreements: f64,
-    /// Of those, the frequency miniature's hits minus the FIFO miniature's (decayed).
+    /// Of those, the frequency miniature's hits minus the FIFO miniature's.
     lead: f64,
 }
 
-impl Evidence {
-    fn new(capacity: u64) -> Evidence {
-        Evidence {
+impl Duel {
+    /// Miniatures of `capacity` units.
+    fn new(capacity: u64) -> Duel {
+        Duel {
             fifo: Miniature::new(Box::new(S3Fifo::<u64>::new(capacity))),
             frequency: Miniature::new(Box::new(TinyLfu::<u64>::frequency_biased(capacity))),
-            requests: 0,
-            epoch: (EPOCH_FACTOR * capacity).max(64),
             disagreements: 0.0,
             lead: 0.0,
         }
     }
 
-    /// Replays one sampled request and returns the candidate the evidence favours, if it
-    /// favours one clearly. `maturity` (0 to 1) scales the lasting advantage asked for.
-    fn observe(&mut self, hash: u64, weight: u32, maturity: f64) -> Option<Mode> {
+    fn replay(&mut self, hash: u64, weight: u32) {
         let fifo = self.fifo.access(hash, weight);
         let frequency = self.frequency.access(hash, weight);
         if fifo != frequency {
             self.disagreements += 1.0;
             self.lead += if frequency { 1.0 } else { -1.0 };
         }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.fifo.heap_bytes() + self.frequency.heap_bytes()
+    }
+}
+
+/// The miniatures at the cache's sampled scale and the running comparison of their hits.
+#[derive(Debug)]
+struct Evidence {
+    /// Its tally decays every epoch.
+    duel: Duel,
+    /// Sampled requests in the current epoch.
+    requests: u64,
+    /// Sampled requests per epoch.
+    epoch: u64,
+}
+
+impl Evidence {
+    fn new(capacity: u64) -> Evidence {
+        Evidence {
+            duel: Duel::new(capacity),
+            requests: 0,
+            epoch: (EPOCH_FACTOR * capacity).max(64),
+        }
+    }
+
+    /// Replays one sampled request and returns the candidate the evidence favours, if it
+    /// favours one clearly. `maturity` (0 to 1) scales the lasting advantage asked for.
+    fn observe(&mut self, hash: u64, weight: u32, maturity: f64) -> Option<Mode> {
+        let duel = &mut self.duel;
+        duel.replay(hash, weight);
         self.requests += 1;
         if self.requests >= self.epoch {
             self.requests = 0;
-            self.lead *= DECAY;
-            self.disagreements *= DECAY;
+            duel.lead *= DECAY;
+            duel.disagreements *= DECAY;
         }
         let bar =
-            DEVIATIONS * self.disagreements.sqrt() + EPOCH_SHARE * self.epoch as f64 * maturity;
-        if self.lead > bar {
+            DEVIATIONS * duel.disagreements.sqrt() + EPOCH_SHARE * self.epoch as f64 * maturity;
+        if duel.lead > bar {
             Some(Mode::Frequency)
-        } else if self.lead < -bar {
+        } else if duel.lead < -bar {
             Some(Mode::Fifo)
         } else {
             None
@@ -195,13 +241,55 @@ impl Evidence {
 
     /// Forgets the comparison (after a switch, which acted on it); the miniatures run on.
     fn restart(&mut self) {
-        self.lead = 0.0;
-        self.disagreements = 0.0;
+        self.duel.lead = 0.0;
+        self.duel.disagreements = 0.0;
     }
 
     fn heap_bytes(&self) -> usize {
-        self.fifo.heap_bytes() + self.frequency.heap_bytes()
+        self.duel.heap_bytes()
     }
+}
+
+/// Miniatures at a fraction of the cache's sampled scale, run only until the cache first
+/// fills, so that they have evictions (and disagreements) to show by then.
+#[derive(Debug)]
+struct Scout {
+    duel: Duel,
+    /// A key is replayed when the top `shift` bits of its mixed hash are zero.
+    shift: u32,
+    /// Sampled requests the scouts may still replay.
+    budget: u64,
+}
+
+impl Scout {
+    fn new(capacity: u64) -> Box<Scout> {
+        let mut shift = 0;
+        while shift < MAX_SHIFT && (capacity >> (shift + 1)) / SCOUT_DIVISOR >= SCOUT_CAPACITY {
+            shift += 1;
+        }
+        let scaled = ((capacity >> shift) / SCOUT_DIVISOR).max(1);
+        Box::new(Scout { duel: Duel::new(scaled), shift, budget: SCOUT_BUDGET * scaled })
+    }
+
+    /// The candidate that hit more often, if one did.
+    fn verdict(&self) -> Option<Mode> {
+        match self.duel.lead {
+            lead if lead > 0.0 => Some(Mode::Frequency),
+            lead if lead < 0.0 => Some(Mode::Fifo),
+            _ => None,
+        }
+    }
+}
+
+/// Where the choice made when the cache first fills stands.
+#[derive(Debug)]
+enum FirstFill {
+    /// The scouts are replaying requests.
+    Scouting(Box<Scout>),
+    /// The scouts used up their budget before the cache filled: their verdict, kept for it.
+    Decided(Option<Mode>),
+    /// The cache has filled.
+    Done,
 }
 
 /// The adaptive policy (see the module documentation).
@@ -220,6 +308,7 @@ pub(crate) struct Adaptive<K> {
     switches: u64,
     /// Weight inserted while the cache was full, counted up to `MATURE_TURNOVER` capacities.
     turnover: u64,
+    first_fill: FirstFill,
 }
 
 impl<K> Adaptive<K> {
@@ -239,6 +328,7 @@ impl<K> Adaptive<K> {
             transit: Vec::new(),
             switches: 0,
             turnover: 0,
+            first_fill: FirstFill::Scouting(Scout::new(capacity)),
         }
     }
 
@@ -248,17 +338,24 @@ impl<K> Adaptive<K> {
         self.live.mode()
     }
 
+    /// Whether the scouts are still replaying requests.
+    #[cfg(test)]
+    fn scouting(&self) -> bool {
+        matches!(self.first_fill, FirstFill::Scouting(_))
+    }
+
     /// Times the live policy switched since the cache was built or cleared.
     #[cfg(test)]
     pub(crate) fn switches(&self) -> u64 {
         self.switches
     }
 
-    fn sampled(&self, hash: u64) -> bool {
+    /// Whether the key with `hash` is in the sample of one key in `2^shift`.
+    fn sampled(hash: u64, shift: u32) -> bool {
         // A mix of its own, independent of the policies' uses of the hash (sketch rows, ghost
         // index), so that the sample is not biased towards keys they treat alike.
         let h = (hash ^ (hash >> 31)).wrapping_mul(0xD6E8_FEB8_6659_FD93);
-        self.shift == 0 || (h ^ (h >> 32)) >> (64 - self.shift) == 0
+        shift == 0 || (h ^ (h >> 32)) >> (64 - shift) == 0
     }
 
     fn alloc(&mut self, key: K) -> u32 {
@@ -277,9 +374,38 @@ impl<K> Adaptive<K> {
         self.turnover.min(mature) as f64 / mature as f64
     }
 
+    /// Feeds a request to the scouts and the miniatures that sample it.
     fn observe(&mut self, hash: u64, weight: u32) {
+        if let FirstFill::Scouting(scout) = &mut self.first_fill {
+            if Self::sampled(hash, scout.shift) {
+                scout.duel.replay(hash, weight);
+                scout.budget -= 1;
+                if scout.budget == 0 {
+                    self.first_fill = FirstFill::Decided(scout.verdict());
+                }
+            }
+        }
+        if !Self::sampled(hash, self.shift) {
+            return;
+        }
         let maturity = self.maturity();
         if let Some(mode) = self.evidence.observe(hash, weight, maturity) {
+            if mode != self.live.mode() {
+                self.switch(mode);
+                self.evidence.restart();
+            }
+        }
+    }
+
+    /// The cache is about to evict for the first time: a switch now costs no history, so the
+    /// candidate that did better in the scouts' replay goes live, however small its lead.
+    fn choose_at_first_fill(&mut self) {
+        let verdict = match std::mem::replace(&mut self.first_fill, FirstFill::Done) {
+            FirstFill::Scouting(scout) => scout.verdict(),
+            FirstFill::Decided(verdict) => verdict,
+            FirstFill::Done => return,
+        };
+        if let Some(mode) = verdict {
             if mode != self.live.mode() {
                 self.switch(mode);
                 self.evidence.restart();
@@ -323,6 +449,7 @@ impl<K: Send> Eviction<K> for Adaptive<K> {
             && self.live.policy_ref().weight() + u64::from(weight) > self.capacity
         {
             self.turnover += u64::from(weight);
+            self.choose_at_first_fill();
         }
         let inner = self.live.policy().insert(s, hash, weight, &mut self.evicted);
         self.slots[s].inner = inner;
@@ -331,9 +458,7 @@ impl<K: Send> Eviction<K> for Adaptive<K> {
             evicted.push(self.release(gone));
         }
         self.evicted.clear();
-        if self.sampled(hash) {
-            self.observe(hash, weight);
-        }
+        self.observe(hash, weight);
         s
     }
 
@@ -351,9 +476,7 @@ impl<K: Send> Eviction<K> for Adaptive<K> {
                 p.identity(inner)
             }
         };
-        if self.sampled(hash) {
-            self.observe(hash, weight);
-        }
+        self.observe(hash, weight);
     }
 
     fn remove(&mut self, handle: Handle) -> K {
@@ -384,6 +507,10 @@ impl<K: Send> Eviction<K> for Adaptive<K> {
         self.slots.heap_bytes()
             + self.live.heap_bytes()
             + self.evidence.heap_bytes()
+            + match &self.first_fill {
+                FirstFill::Scouting(scout) => scout.duel.heap_bytes(),
+                _ => 0,
+            }
             + self.evicted.capacity() * std::mem::size_of::<u32>()
             + self.transit.capacity() * std::mem::size_of::<Resident<u32>>()
     }
@@ -553,6 +680,62 @@ mod tests {
         });
         let switched = switched.expect("switches within ten passes");
         assert!((1_100..1_200).contains(&switched), "switched at request {switched}");
+    }
+
+    #[test]
+    fn a_loop_seen_before_the_cache_fills_chooses_frequency_at_the_first_fill() {
+        // Three passes over a loop of 600 keys: too many for the scouts (250 entries), where
+        // S3-FIFO churns and the frequency candidate keeps a fixed part; few enough for the
+        // cache (1,000), which then fills with fresh keys. The choice is made when the first
+        // fresh key finds the cache full, with nothing evicted yet.
+        let mut o = Owner::new(1_000);
+        for i in 0..1_800u64 {
+            o.access(i % 600, 1);
+        }
+        for i in 0..400u64 {
+            o.access(10_000 + i, 1);
+        }
+        assert_eq!(o.p.mode(), Mode::Fifo, "full, nothing evicted yet");
+        assert!(o.p.scouting());
+        o.access(20_000, 1);
+        assert_eq!(o.p.mode(), Mode::Frequency);
+        assert_eq!(o.p.switches(), 1);
+        assert!(!o.p.scouting(), "the scouts are gone once the cache has filled");
+        // The resident set survived the switch: the loop's keys still hit.
+        let hits = o.hits;
+        o.access(0, 1);
+        assert_eq!(o.hits, hits + 1);
+    }
+
+    #[test]
+    fn scouts_stop_at_their_budget_and_their_verdict_waits_for_the_first_fill() {
+        // The same loop, for longer than the scouts' budget (16 times their 250 entries).
+        let mut o = Owner::new(1_000);
+        for i in 0..3_999u64 {
+            o.access(i % 600, 1);
+        }
+        assert!(o.p.scouting());
+        o.access(3_999 % 600, 1);
+        assert!(!o.p.scouting(), "budget spent");
+        assert_eq!(o.p.mode(), Mode::Fifo, "not full yet");
+        for i in 0..401u64 {
+            o.access(10_000 + i, 1);
+        }
+        assert_eq!(o.p.mode(), Mode::Frequency);
+        assert_eq!(o.p.switches(), 1);
+    }
+
+    #[test]
+    fn without_reuse_before_the_first_fill_s3_fifo_stays() {
+        // Every key is new until the cache fills: the scouts never disagree, so nothing
+        // switches at the first fill.
+        let mut o = Owner::new(1_000);
+        for i in 0..1_001u64 {
+            o.access(i, 1);
+        }
+        assert_eq!(o.p.mode(), Mode::Fifo);
+        assert_eq!(o.p.switches(), 0);
+        assert!(!o.p.scouting());
     }
 
     #[test]
