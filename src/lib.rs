@@ -106,7 +106,7 @@ pub use finalizer::{finalize, finalize_with, shutdown, Finalizer, ShutdownGuard}
 pub use heap::read_pin;
 pub use heap::{
     overhead_of, AnyGc, DeathListener, Ephemeron, Gc, GcCell, GcCellMut, GcCellRef, Heap,
-    HeapCounts, Overhead, PinnedRef, ReadPin, Referents, Trace, Tracer, Watch, Weak,
+    HeapCounts, Overhead, PinnedRef, PinnedSlot, ReadPin, Referents, Trace, Tracer, Watch, Weak,
 };
 pub use proxy::{ReferenceError, WeakProxy};
 pub use weak_method::{BoundMethod, WeakMethod};

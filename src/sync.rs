@@ -2,12 +2,16 @@
 //! so that a `--cfg weakling_loom` build can swap in loom's model-checked versions.
 
 #[cfg(not(weakling_loom))]
-pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{
+    fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+};
 #[cfg(not(weakling_loom))]
 pub(crate) use std::thread_local;
 
 #[cfg(weakling_loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{
+    fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+};
 #[cfg(weakling_loom)]
 pub(crate) use loom::thread_local;
 

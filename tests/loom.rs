@@ -135,6 +135,51 @@ fn pinned_read_of_a_marked_leaf_racing_the_last_drop() {
     pinned_read_racing_the_last_drop(true);
 }
 
+/// A reader loads a `PinnedSlot` under a pin while another thread replaces (or clears) its
+/// value: the value it borrowed is never dropped under it, and each value is dropped once.
+/// `publish`: the reader publishes a value of its own with `replace_and_load` first, and
+/// the other thread clears the slot, so the race is with the borrow of a fresh value.
+fn pinned_slot_read_racing_a_replace(publish: bool) {
+    model(move || {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let slot = Arc::new(weakling::PinnedSlot::new(Value::new(&drops)));
+        let reader = thread::spawn({
+            let (slot, drops) = (slot.clone(), drops.clone());
+            move || {
+                let pin = weakling::read_pin();
+                if publish {
+                    let v = slot.replace_and_load(Value::new(&drops), &pin);
+                    assert_eq!(v.read(), 7, "a published value stays readable");
+                } else if let Some(v) = slot.load(&pin) {
+                    assert_eq!(v.read(), 7, "a loaded value stays readable");
+                }
+                drop(pin);
+            }
+        });
+        if publish {
+            slot.clear();
+        } else {
+            slot.replace(Some(Value::new(&drops)));
+        }
+        reader.join().unwrap();
+        // No pin left: every value taken out has been dropped.
+        let live = usize::from(slot.load(&weakling::read_pin()).is_some());
+        assert_eq!(drops.load(Ordering::SeqCst), 2 - live);
+        drop(slot);
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    });
+}
+
+#[test]
+fn pinned_slot_load_racing_a_replace() {
+    pinned_slot_read_racing_a_replace(false);
+}
+
+#[test]
+fn pinned_slot_publication_racing_a_clear() {
+    pinned_slot_read_racing_a_replace(true);
+}
+
 /// A pinned read racing the death of a leaf with a death callback: the callback runs at the
 /// death, once, and the value is dropped only after the reader's borrow.
 #[test]
