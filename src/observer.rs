@@ -51,6 +51,11 @@
 //!   subscriber that blocks for long also holds back the drop of any pinned-read leaf that
 //!   dies meanwhile anywhere in the process (not its death: that is never delayed).
 //!
+//! The list itself sits in a [`PinnedSlot`] and is borrowed under the same pin: an emit
+//! writes nothing shared but the subject's delivery count. A change to the subscriptions
+//! retires the list (under the subject's lock), and the next emit rebuilds it under that
+//! lock; a retired list is dropped once the emits that may still read it have ended.
+//!
 //! A subscriber that panics is reported with `tracing::error!` and counted; the others still
 //! receive the event. Subscribers whose object died are pruned at the next emit and counted.
 
@@ -59,7 +64,7 @@ use std::sync::Arc;
 
 use crate::contain::contained;
 use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering};
-use crate::{read_pin, Gc, ReadPin, WeakMethod};
+use crate::{read_pin, Gc, PinnedSlot, ReadPin, WeakMethod};
 
 /// A subscriber object: receives the events of the subjects it is subscribed to.
 pub trait Observer<E>: Send + Sync + 'static {
@@ -138,6 +143,9 @@ pub struct SubjectStats {
 
 struct Inner<E> {
     state: Mutex<State<E>>,
+    /// The list as emits see it, read under their pins; emptied on every change (under
+    /// `state`'s lock) and rebuilt by the next emit.
+    snapshot: PinnedSlot<Box<[Shared<E>]>>,
     delivered: AtomicU64,
     pruned: AtomicU64,
     panics: AtomicU64,
@@ -146,13 +154,13 @@ struct Inner<E> {
 struct State<E> {
     /// Active subscriptions, in subscription order.
     entries: Vec<Shared<E>>,
-    /// The list as emits see it; rebuilt after a change.
-    snapshot: Option<Arc<[Shared<E>]>>,
 }
 
-impl<E> State<E> {
-    fn changed(&mut self) {
-        self.snapshot = None;
+impl<E> Inner<E> {
+    /// Retires the snapshot after a change to the entries; called under `state`'s lock, so
+    /// that a rebuild (under the same lock) never publishes a list older than the change.
+    fn changed(&self) {
+        self.snapshot.clear();
     }
 }
 
@@ -182,7 +190,8 @@ impl<E: 'static> Subject<E> {
     pub fn new() -> Subject<E> {
         Subject {
             inner: Arc::new(Inner {
-                state: Mutex::new(State { entries: Vec::new(), snapshot: None }),
+                state: Mutex::new(State { entries: Vec::new() }),
+                snapshot: PinnedSlot::empty(),
                 delivered: AtomicU64::new(0),
                 pruned: AtomicU64::new(0),
                 panics: AtomicU64::new(0),
@@ -248,7 +257,7 @@ impl<E: 'static> Subject<E> {
             self.inner.pruned.fetch_add(removed as u64, Ordering::Relaxed);
         }
         state.entries.push(Arc::clone(&entry));
-        state.changed();
+        self.inner.changed();
         drop(state);
         Subscription { subject: Arc::downgrade(&self.inner), entry }
     }
@@ -257,21 +266,32 @@ impl<E: 'static> Subject<E> {
     /// received it (panicking ones excluded). See the [module docs](crate::observer) for
     /// what changes during a delivery do.
     ///
-    /// Takes the subject's lock only to read the list; subscriber code runs with no lock
-    /// held, so it may subscribe, unsubscribe, drop subscribers and emit again.
+    /// Takes the subject's lock only to rebuild the list after a change, or to prune dead
+    /// subscribers; subscriber code runs with no lock held, so it may subscribe,
+    /// unsubscribe, drop subscribers and emit again.
     pub fn emit(&self, event: &E) -> usize {
-        let snapshot = {
-            let mut state = self.inner.state.lock();
-            let State { entries, snapshot } = &mut *state;
-            Arc::clone(snapshot.get_or_insert_with(|| entries.as_slice().into()))
+        // The list and the subscribers are borrowed under one read pin for the whole
+        // delivery, not counted: a delivery writes nothing to the list or to a leaf
+        // subscriber.
+        let pin = read_pin();
+        let snapshot = match self.inner.snapshot.load(&pin) {
+            Some(snapshot) => snapshot,
+            None => {
+                let state = self.inner.state.lock();
+                // Another emit may have rebuilt it since.
+                match self.inner.snapshot.load(&pin) {
+                    Some(snapshot) => snapshot,
+                    None => {
+                        let list = state.entries.as_slice().into();
+                        self.inner.snapshot.replace_and_load(list, &pin)
+                    }
+                }
+            }
         };
         let (mut delivered, mut dead, mut panics) = (0_u64, 0_u64, 0_u64);
         // One unwind frame for the whole list, not one per subscriber: after a panic the
         // delivery resumes with the next subscriber.
         let mut next = 0;
-        // Subscribers are borrowed under one read pin for the whole delivery, not upgraded
-        // one by one: a delivery writes nothing to a leaf subscriber.
-        let pin = read_pin();
         while next < snapshot.len() {
             let outcome = contained("observer", || {
                 while let Some(entry) = snapshot.get(next) {
@@ -292,11 +312,10 @@ impl<E: 'static> Subject<E> {
             }
         }
         drop(pin);
-        drop(snapshot);
         if dead > 0 {
             let mut state = self.inner.state.lock();
             state.entries.retain(|e| e.active.load(Ordering::Relaxed));
-            state.changed();
+            self.inner.changed();
             drop(state);
             self.inner.pruned.fetch_add(dead, Ordering::Relaxed);
         }
@@ -358,7 +377,7 @@ impl<E> Subscription<E> {
         if let Some(inner) = self.subject.upgrade() {
             let mut state = inner.state.lock();
             state.entries.retain(|e| !Arc::ptr_eq(e, &self.entry));
-            state.changed();
+            inner.changed();
         }
         true
     }
