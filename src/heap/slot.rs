@@ -62,6 +62,11 @@ impl<T> PinnedSlot<T> {
     /// Empties the slot; returns whether it held a value. The value taken out is dropped
     /// once the pins that may be reading it have ended.
     pub fn clear(&self) -> bool {
+        // An empty slot is left without a write (a replacement that happens before this call
+        // is seen here). Relaxed: nothing is read through the value when it is null.
+        if self.current.load(Ordering::Relaxed).is_null() {
+            return false;
+        }
         // Acquire: the value's last uses by earlier writers happen before its drop here.
         let old = self.current.swap(ptr::null_mut(), Ordering::AcqRel);
         // SAFETY: the slot owned one strong count of the leaf at `old` and gives it up here,
