@@ -9,7 +9,8 @@
 //! * **Evidence.** A fixed share of the keys, picked by a hash of the key (1 in `2^s`, with
 //!   `s` the largest shift of at most 6 that leaves at least 256 units of capacity), is
 //!   replayed through one [`Miniature`] per candidate, each at the capacity scaled by the same
-//!   share. A request for an unsampled key costs a multiply and a compare.
+//!   share. A request for an unsampled key costs a multiply and a compare (two of each while
+//!   the scouts below run).
 //! * **Decision.** A sampled request where exactly one miniature hits is a point for that
 //!   candidate. The policy keeps the frequency candidate's lead in points and the number of
 //!   such disagreements, both shrunk by a tenth every epoch (twice the miniature capacity in
