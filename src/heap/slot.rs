@@ -67,8 +67,15 @@ impl<T> PinnedSlot<T> {
         if self.current.load(Ordering::Relaxed).is_null() {
             return false;
         }
-        // Acquire: the value's last uses by earlier writers happen before its drop here.
-        let old = self.current.swap(ptr::null_mut(), Ordering::AcqRel);
+        self.swap_in(ptr::null_mut())
+    }
+
+    /// Publishes `new` (null or a leaf made by `publishable`, whose strong count the slot
+    /// takes) and drops the slot's count of the value it replaces; whether there was one.
+    fn swap_in(&self, new: *mut Header) -> bool {
+        // Release: the new value is written before readers can load its address. Acquire:
+        // the old value's last uses by earlier writers happen before its drop here.
+        let old = self.current.swap(new, Ordering::AcqRel);
         // SAFETY: the slot owned one strong count of the leaf at `old` and gives it up here,
         // once (the swap took the address out of the slot).
         unsafe { release::<T>(old) }
@@ -91,23 +98,14 @@ impl<T: Send + Sync + 'static> PinnedSlot<T> {
     /// Puts `value` in the slot (or empties it with `None`); returns whether it held a value.
     /// The value taken out is dropped once the pins that may be reading it have ended.
     pub fn replace(&self, value: Option<T>) -> bool {
-        let new = value.map_or(ptr::null_mut(), |v| publishable(v).as_ptr());
-        // Release: the new value is written before readers can load its address. Acquire:
-        // the old value's last uses by earlier writers happen before its drop here.
-        let old = self.current.swap(new, Ordering::AcqRel);
-        // SAFETY: the slot owned one strong count of the leaf at `old` and gives it up here,
-        // once (the swap took the address out of the slot).
-        unsafe { release::<T>(old) }
+        self.swap_in(value.map_or(ptr::null_mut(), |v| publishable(v).as_ptr()))
     }
 
     /// Puts `value` in the slot and borrows it under `pin`, in one step: the borrow holds
     /// even if another thread replaces the value right after.
     pub fn replace_and_load<'p>(&self, value: T, _pin: &'p ReadPin) -> &'p T {
         let new = publishable(value);
-        // As in `replace`.
-        let old = self.current.swap(new.as_ptr(), Ordering::AcqRel);
-        // SAFETY: as in `replace`.
-        unsafe { release::<T>(old) };
+        self.swap_in(new.as_ptr());
         // SAFETY: `new` is a marked leaf whose strong count the slot held when this thread,
         // holding the pin, published it. Whoever takes it out later does so with a swap that
         // reads this one's write (the slot's modification order), so this thread's pin count,

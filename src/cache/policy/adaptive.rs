@@ -264,10 +264,7 @@ struct Scout {
 
 impl Scout {
     fn new(capacity: u64) -> Box<Scout> {
-        let mut shift = 0;
-        while shift < MAX_SHIFT && (capacity >> (shift + 1)) / SCOUT_DIVISOR >= SCOUT_CAPACITY {
-            shift += 1;
-        }
+        let shift = sample_shift(capacity / SCOUT_DIVISOR, SCOUT_CAPACITY);
         let scaled = ((capacity >> shift) / SCOUT_DIVISOR).max(1);
         Box::new(Scout { duel: Duel::new(scaled), shift, budget: SCOUT_BUDGET * scaled })
     }
@@ -280,6 +277,16 @@ impl Scout {
             _ => None,
         }
     }
+}
+
+/// The largest shift of at most `MAX_SHIFT` that leaves `capacity >> shift` at `at_least` or
+/// more (0 when even the whole capacity is less).
+fn sample_shift(capacity: u64, at_least: u64) -> u32 {
+    let mut shift = 0;
+    while shift < MAX_SHIFT && capacity >> (shift + 1) >= at_least {
+        shift += 1;
+    }
+    shift
 }
 
 /// Where the choice made when the cache first fills stands.
@@ -315,10 +322,7 @@ pub(crate) struct Adaptive<K> {
 impl<K> Adaptive<K> {
     /// An empty policy for `capacity` units of weight; S3-FIFO is live at first.
     pub(crate) fn new(capacity: u64) -> Adaptive<K> {
-        let mut shift = 0;
-        while shift < MAX_SHIFT && capacity >> (shift + 1) >= MINIATURE_CAPACITY {
-            shift += 1;
-        }
+        let shift = sample_shift(capacity, MINIATURE_CAPACITY);
         Adaptive {
             slots: FreeList::new(),
             live: Live::Fifo(S3Fifo::new(capacity), Sketch::new(capacity)),
