@@ -16,9 +16,10 @@ use super::ephemeron::take_attached;
 use super::header::{Header, HAS_ATTACHMENTS, HAS_CALLBACKS};
 use super::layout::{self, gc_head_of, release_weak, vtable_of, GcBox};
 use super::space::{heap_of, Heap, HeapInner};
+use super::thread_state::{self, ThreadState};
 use super::trace::{Trace, Tracer};
 use super::weak::Weak;
-use super::{pause, pin, thread_state};
+use super::{pause, pin};
 use crate::contain::contained;
 use crate::sync::Ordering;
 
@@ -650,16 +651,33 @@ impl<T> Drop for Gc<T> {
         }
         if self.header().dec_strong() {
             // SAFETY: this drop took the strong count of a leaf to zero.
-            unsafe { Gc::<T>::last_handle_gone(Gc::header_ptr(self), None) };
+            unsafe { Gc::<T>::last_leaf_handle_gone(Gc::header_ptr(self)) };
         }
     }
 }
 
 impl<T> Gc<T> {
     /// Drops a handle to a tracked object: a mutator operation, so that a scanning collector
-    /// never sees the count fall.
+    /// never sees the count fall. The common case (the count stays above zero, the world runs)
+    /// makes no call; everything else is out of line.
     #[inline]
     fn drop_tracked(&mut self) {
+        let Some(state) = pause::begin_fast() else {
+            return self.drop_tracked_slow();
+        };
+        if self.header().dec_strong() {
+            // SAFETY: this drop took the strong count to zero, inside the operation begun by
+            // `begin_fast` on this thread.
+            unsafe { Gc::<T>::last_tracked_handle_gone(Gc::header_ptr(self), state) };
+        } else {
+            pause::end_fast(state);
+        }
+    }
+
+    /// [`drop_tracked`](Gc::drop_tracked) when its operation needs the full [`pause::begin`].
+    #[cold]
+    #[inline(never)]
+    fn drop_tracked_slow(&mut self) {
         let op = pause::begin();
         let tearing = op.tearing();
         // SAFETY: this handle keeps the box allocated; `tearing` is this thread's.
@@ -672,12 +690,36 @@ impl<T> Gc<T> {
         }
     }
 
+    /// [`last_handle_gone`](Gc::last_handle_gone) for a leaf.
+    ///
+    /// # Safety
+    /// The caller took the strong count of the leaf `header` to zero.
+    #[inline(never)]
+    unsafe fn last_leaf_handle_gone(header: NonNull<Header>) {
+        // SAFETY: forwarded contract.
+        unsafe { Gc::<T>::last_handle_gone(header, None) };
+    }
+
+    /// [`last_handle_gone`](Gc::last_handle_gone) for a tracked object, inside the operation
+    /// that `begin_fast` began.
+    ///
+    /// # Safety
+    /// The caller took the strong count of the tracked object `header` to zero inside the
+    /// operation that `pause::begin_fast` returned `state` for, and ends it here.
+    #[inline(never)]
+    unsafe fn last_tracked_handle_gone(header: NonNull<Header>, state: &'static ThreadState) {
+        // SAFETY: forwarded contract: the operation is this thread's and still open.
+        let op = unsafe { pause::Operation::adopt(state) };
+        // SAFETY: forwarded contract.
+        unsafe { Gc::<T>::last_handle_gone(header, Some(op)) };
+    }
+
     /// Takes a dead object off the books and destroys it (inline or deferred).
     ///
     /// # Safety
     /// The caller took the strong count to zero; for a tracked object `op` is the operation
     /// around that.
-    #[inline(never)]
+    #[inline]
     unsafe fn last_handle_gone(header: NonNull<Header>, op: Option<pause::Operation>) {
         // SAFETY: forwarded contract.
         unsafe { leave_heap(header, op.as_ref()) };

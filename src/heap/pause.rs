@@ -45,7 +45,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::thread_state::{current, registry, ThreadState};
+use super::thread_state::{current, registered, registry, ThreadState};
 use crate::sync::{fence, global, global_atomic, Mutex, MutexGuard, Ordering};
 
 global_atomic! {
@@ -182,6 +182,34 @@ pub(crate) fn begin() -> Operation {
     Operation { state: Some(state), _orphan: None, _not_send: PhantomData }
 }
 
+/// The fast path of [`begin`], for the hottest operation (dropping a handle to a tracked
+/// object): raises this thread's depth and returns its state, or changes nothing and returns
+/// `None` when the operation needs [`begin`] (the thread is not registered yet or is exiting,
+/// a collector is stopping the world, or this thread's collection is tearing garbage down).
+///
+/// The caller ends the operation with [`end_fast`] or hands it to [`Operation::adopt`]. Kept
+/// free of calls, so that the drop it serves needs no stack frame.
+#[inline]
+pub(crate) fn begin_fast() -> Option<&'static ThreadState> {
+    let s = registered()?;
+    let depth = s.busy.load(Ordering::Relaxed);
+    s.busy.store(depth + 1, Ordering::Relaxed);
+    if (depth == 0 && fenced_stopping()) || s.tearing() != 0 {
+        // Back out untouched, as `wait_for_resume` does; `begin` takes it from here.
+        s.busy.store(depth, Ordering::Release);
+        return None;
+    }
+    Some(s)
+}
+
+/// Ends an operation that [`begin_fast`] began and nobody adopted.
+#[inline]
+pub(crate) fn end_fast(s: &ThreadState) {
+    let depth = s.busy.load(Ordering::Relaxed);
+    // Release, as in `Operation`'s drop.
+    s.busy.store(depth - 1, Ordering::Release);
+}
+
 /// Threads waiting for the world to run again sleep here, so that the CPU goes to the threads
 /// a collector is waiting for (a thread preempted inside an operation) rather than to spinners.
 #[cfg(not(weakling_loom))]
@@ -229,6 +257,15 @@ fn wait_for_resume(s: &ThreadState) {
 }
 
 impl Operation {
+    /// Takes charge of an operation that [`begin_fast`] began: it ends when the result drops.
+    ///
+    /// # Safety
+    /// `s` was returned by `begin_fast` on this thread, and that operation was not ended.
+    #[inline]
+    pub(crate) unsafe fn adopt(s: &'static ThreadState) -> Operation {
+        Operation { state: Some(s), _orphan: None, _not_send: PhantomData }
+    }
+
     /// The state of the thread running this operation (`None` while the thread exits).
     #[inline]
     pub(crate) fn thread(&self) -> Option<&ThreadState> {

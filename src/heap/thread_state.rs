@@ -212,13 +212,17 @@ impl ThreadState {
 /// The current thread's state, while its thread-locals exist (registering it on first use).
 #[inline]
 pub(crate) fn current() -> Option<&'static ThreadState> {
+    registered().or_else(current_slow)
+}
+
+/// The current thread's state if it is registered and its thread-locals exist; never
+/// registers it (see [`current`]).
+#[inline]
+pub(crate) fn registered() -> Option<&'static ThreadState> {
     let p = CURRENT.try_with(Cell::get).unwrap_or(std::ptr::null());
-    if !p.is_null() {
-        // SAFETY: set while `LOCAL` keeps the state alive, cleared before `LOCAL` lets go; the
-        // reference is used only by this thread, within a call that cannot outlive `LOCAL`.
-        return Some(unsafe { &*p });
-    }
-    current_slow()
+    // SAFETY: set while `LOCAL` keeps the state alive, cleared before `LOCAL` lets go; the
+    // reference is used only by this thread, within a call that cannot outlive `LOCAL`.
+    (!p.is_null()).then(|| unsafe { &*p })
 }
 
 #[cold]
