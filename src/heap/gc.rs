@@ -658,13 +658,17 @@ impl<T> Drop for Gc<T> {
 
 impl<T> Gc<T> {
     /// Drops a handle to a tracked object: a mutator operation, so that a scanning collector
-    /// never sees the count fall. The common case (the count stays above zero, the world runs)
-    /// makes no call; everything else is out of line.
+    /// never sees the count fall. The common case (the count stays above zero, the world runs,
+    /// this thread tears no garbage down) makes no call; everything else is out of line.
     #[inline]
     fn drop_tracked(&mut self) {
         let Some(state) = pause::begin_fast() else {
             return self.drop_tracked_slow();
         };
+        if state.tearing() != 0 {
+            // SAFETY: `begin_fast` began this operation on this thread, and it is handed over.
+            return unsafe { self.drop_tracked_tearing(state) };
+        }
         if self.header().dec_strong() {
             // SAFETY: this drop took the strong count to zero, inside the operation begun by
             // `begin_fast` on this thread.
@@ -678,7 +682,25 @@ impl<T> Gc<T> {
     #[cold]
     #[inline(never)]
     fn drop_tracked_slow(&mut self) {
-        let op = pause::begin();
+        self.drop_tracked_in(pause::begin());
+    }
+
+    /// [`drop_tracked`](Gc::drop_tracked) while this thread's collection drops the values of
+    /// its garbage: the handle may be one whose drop is only counted.
+    ///
+    /// # Safety
+    /// `pause::begin_fast` returned `state` on this thread, and that operation is still open;
+    /// this call ends it.
+    #[inline(never)]
+    unsafe fn drop_tracked_tearing(&mut self, state: &'static ThreadState) {
+        // SAFETY: forwarded contract.
+        self.drop_tracked_in(unsafe { pause::Operation::adopt(state) });
+    }
+
+    /// Drops this tracked handle inside `op`, counting the drop instead when it is one the
+    /// teardown need not decrement.
+    #[inline]
+    fn drop_tracked_in(&mut self, op: pause::Operation) {
         let tearing = op.tearing();
         // SAFETY: this handle keeps the box allocated; `tearing` is this thread's.
         if tearing != 0 && unsafe { count_skipped_drop(Gc::header_ptr(self), tearing) } {

@@ -185,7 +185,7 @@ pub(crate) fn begin() -> Operation {
 /// The fast path of [`begin`], for the hottest operation (dropping a handle to a tracked
 /// object): raises this thread's depth and returns its state, or changes nothing and returns
 /// `None` when the operation needs [`begin`] (the thread is not registered yet or is exiting,
-/// a collector is stopping the world, or this thread's collection is tearing garbage down).
+/// or a collector is stopping the world).
 ///
 /// The caller ends the operation with [`end_fast`] or hands it to [`Operation::adopt`]. Kept
 /// free of calls, so that the drop it serves needs no stack frame.
@@ -194,7 +194,7 @@ pub(crate) fn begin_fast() -> Option<&'static ThreadState> {
     let s = registered()?;
     let depth = s.busy.load(Ordering::Relaxed);
     s.busy.store(depth + 1, Ordering::Relaxed);
-    if (depth == 0 && fenced_stopping()) || s.tearing() != 0 {
+    if depth == 0 && fenced_stopping() {
         // Back out untouched, as `wait_for_resume` does; `begin` takes it from here.
         s.busy.store(depth, Ordering::Release);
         return None;
