@@ -88,7 +88,8 @@ impl<E: Hashed> Table<E> {
 
     /// Looks `probe` up under the write lock (`eq(entry, &probe)`) and hands the slot and the
     /// probe to `f`, which may fill or change it. `f` runs under the lock: it must not drop
-    /// handles (return what is to be dropped).
+    /// handles (return what is to be dropped). If `eq` panics, `f` is dropped unrun after the
+    /// lock is released (parameters drop after the guard), so what it captured may be handles.
     #[inline]
     pub(crate) fn entry<Q, R>(
         &self,

@@ -182,44 +182,44 @@ where
     /// replaced; the replaced value's later death does not touch the new entry. Inserting the
     /// value a key already holds changes nothing.
     ///
-    /// Locking: one shard's write lock, around the key's `Eq` and the registration of the
-    /// death notification; the replaced handle is dropped after the lock is released.
+    /// Locking: one shard's write lock, around the key's `Eq`; the death notification is
+    /// registered before the lock is taken, and the replaced handle dropped after it is
+    /// released.
     pub fn insert(&self, key: K, value: &Gc<V>) -> Option<Gc<V>> {
         let hash = self.hash(&key);
+        // Registered before the lock, so that the lock is held only for the lookup and the
+        // swap: readers of the shard wait that long at most. `value`, held by the caller,
+        // cannot die meanwhile. A registration that turns out not to be needed (the very value
+        // is already there) is cancelled after the lock.
+        let watch = self.watch(hash, value);
         // The closure runs under the shard lock: what it does not keep (the replaced handle,
-        // a key equal to the one present) goes back out to be dropped after the lock.
-        let (same, replaced, _spare_keys) = self.inner.table.entry(
+        // an unused watch, a key equal to the one present) goes back out to be dropped after
+        // the lock.
+        let (same, replaced, _spare) = self.inner.table.entry(
             hash,
             key,
             |present, key| present.key == *key,
-            |slot, key| match slot {
-                // The very value is already there: nothing to register or replace.
-                TableEntry::Occupied(present)
+            |slot, key| match (slot, watch) {
+                // The very value is already there: nothing to replace.
+                (TableEntry::Occupied(present), watch)
                     if present.get().value.as_ptr() == Gc::as_ptr(value) =>
                 {
-                    (true, None, (Some(key), None))
+                    (true, None, (Some(key), None, watch))
                 }
-                // Registering under the shard lock is safe: the registry's lock is never held
-                // while a listener (which takes shard locks) runs.
-                TableEntry::Occupied(mut present) => match self.watch(hash, value) {
-                    Some(watch) => {
-                        let old = std::mem::replace(&mut present.get_mut().value, watch);
-                        (false, Some(old), (Some(key), None))
-                    }
-                    // A value being torn down: as if stored and dead at once, the key goes.
-                    None => {
-                        let (old, _) = present.remove();
-                        (false, Some(old.value), (Some(key), Some(old.key)))
-                    }
-                },
-                TableEntry::Vacant(vacant) => {
-                    if let Some(watch) = self.watch(hash, value) {
-                        vacant.insert(Entry { hash, value: watch, key });
-                        (false, None, (None, None))
-                    } else {
-                        (false, None, (Some(key), None))
-                    }
+                (TableEntry::Occupied(mut present), Some(watch)) => {
+                    let old = std::mem::replace(&mut present.get_mut().value, watch);
+                    (false, Some(old), (Some(key), None, None))
                 }
+                // A value being torn down: as if stored and dead at once, the key goes.
+                (TableEntry::Occupied(present), None) => {
+                    let (old, _) = present.remove();
+                    (false, Some(old.value), (Some(key), Some(old.key), None))
+                }
+                (TableEntry::Vacant(vacant), Some(watch)) => {
+                    vacant.insert(Entry { hash, value: watch, key });
+                    (false, None, (None, None, None))
+                }
+                (TableEntry::Vacant(_), None) => (false, None, (Some(key), None, None)),
             },
         );
         if same {
