@@ -7,8 +7,13 @@
 
 use crate::heap::raw::ObjPtr;
 
-/// Objects ahead of the one being visited whose box is requested.
-pub(crate) const AHEAD: usize = 16;
+/// Objects ahead of the one being visited whose box is requested. A pass spends a few
+/// nanoseconds on each object, so the request must go out a few hundred nanoseconds (tens of
+/// objects) ahead to cover a miss to memory. With 16, a pass over a list that the allocator
+/// had handed out in runs of four ran 30-70 % slower than over an ascending list (which the
+/// hardware prefetcher follows); with 64 both orders run alike (`collect_profile cycles`).
+/// 64 boxes are a few kilobytes: well inside the first-level cache.
+pub(crate) const AHEAD: usize = 64;
 
 /// Starts loading the start of `obj`'s box (its collector prefix and header) into the cache.
 /// A hint only: it never faults, whatever the address.
