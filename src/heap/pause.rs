@@ -182,8 +182,8 @@ pub(crate) fn begin() -> Operation {
     Operation { state: Some(state), _orphan: None, _not_send: PhantomData }
 }
 
-/// The fast path of [`begin`], for the hottest operation (dropping a handle to a tracked
-/// object): raises this thread's depth and returns its state, or changes nothing and returns
+/// The fast path of [`begin`], for the hottest operations (dropping a handle to a tracked
+/// object, upgrading a weak handle to one): raises this thread's depth and returns its state, or changes nothing and returns
 /// `None` when the operation needs [`begin`] (the thread is not registered yet or is exiting,
 /// or a collector is stopping the world).
 ///

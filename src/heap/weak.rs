@@ -177,14 +177,27 @@ impl<T> Weak<T> {
     /// sees a count rise from nothing.
     #[inline]
     fn upgrade_tracked(header: NonNull<Header>) -> Option<Gc<T>> {
+        // The fast path makes no call (see `pause::begin_fast`).
+        let Some(state) = super::pause::begin_fast() else {
+            return Weak::upgrade_tracked_slow(header);
+        };
+        // SAFETY: the caller's handle keeps the header allocated.
+        let upgraded = unsafe { header.as_ref() }.try_inc_strong();
+        super::pause::end_fast(state);
+        // SAFETY: as in `upgrade`, for a tracked object.
+        upgraded.then(|| unsafe { Gc::from_header(header, true) })
+    }
+
+    /// [`upgrade_tracked`](Weak::upgrade_tracked) when its operation needs the full
+    /// `pause::begin`.
+    #[cold]
+    #[inline(never)]
+    fn upgrade_tracked_slow(header: NonNull<Header>) -> Option<Gc<T>> {
         let _op = super::pause::begin();
         // SAFETY: the caller's handle keeps the header allocated.
-        if unsafe { header.as_ref() }.try_inc_strong() {
-            // SAFETY: as in `upgrade`, for a tracked object.
-            Some(unsafe { Gc::from_header(header, true) })
-        } else {
-            None
-        }
+        let upgraded = unsafe { header.as_ref() }.try_inc_strong();
+        // SAFETY: as in `upgrade`, for a tracked object.
+        upgraded.then(|| unsafe { Gc::from_header(header, true) })
     }
 
     /// The number of strong handles to the object (0 once it died, or for [`Weak::new`]).
