@@ -37,6 +37,11 @@
 //! systems, valgrind), threads use a real `SeqCst` fence instead. Under loom both sides use
 //! `SeqCst` fences, which loom models.
 //!
+//! The two hottest operations, dropping a handle to a tracked object and upgrading a weak
+//! handle to one, begin with [`begin_fast`]: the same depth store and flag read, without the
+//! `Operation` value, so that their common case needs no call and no stack frame; anything
+//! else (a stopping world, a thread not registered yet or exiting) falls back to [`begin`].
+//!
 //! The collecting thread never waits for itself: its own cells held for writing are seen as
 //! opaque by tracing (conservative), and it runs no operation while it collects.
 
@@ -183,9 +188,9 @@ pub(crate) fn begin() -> Operation {
 }
 
 /// The fast path of [`begin`], for the hottest operations (dropping a handle to a tracked
-/// object, upgrading a weak handle to one): raises this thread's depth and returns its state, or changes nothing and returns
-/// `None` when the operation needs [`begin`] (the thread is not registered yet or is exiting,
-/// or a collector is stopping the world).
+/// object, upgrading a weak handle to one): raises this thread's depth and returns its state,
+/// or changes nothing and returns `None` when the operation needs [`begin`] (the thread is not
+/// registered yet or is exiting, or a collector is stopping the world).
 ///
 /// The caller ends the operation with [`end_fast`] or hands it to [`Operation::adopt`]. Kept
 /// free of calls, so that the drop it serves needs no stack frame.
