@@ -510,8 +510,9 @@ fn a_resurrected_handle_dropped_by_another_thread_during_the_check() {
 /// and drops a second clone at once, on the collecting thread.
 #[derive(weakling::Trace)]
 struct Leaking {
+    /// Held for its `Drop`, which counts in `drops`.
     #[trace(skip)]
-    value: Value,
+    _value: Value,
     #[trace(skip)]
     slot: Arc<loom::sync::Mutex<Option<Gc<Leaking>>>>,
     edge: weakling::GcCell<Option<Gc<Leaking>>>,
@@ -535,7 +536,7 @@ fn a_handle_cloned_out_of_a_cycle_by_its_drop_and_dropped_on_another_thread() {
         let slot = Arc::new(loom::sync::Mutex::new(None));
         let x = Gc::new_in(
             Leaking {
-                value: Value::new(&drops),
+                _value: Value::new(&drops),
                 slot: slot.clone(),
                 edge: weakling::GcCell::new(None),
             },

@@ -217,12 +217,20 @@ pub(crate) fn current() -> Option<&'static ThreadState> {
 
 /// The current thread's state if it is registered and its thread-locals exist; never
 /// registers it (see [`current`]).
+///
+/// Under loom, where `CURRENT` (a std thread-local) is never set, this is [`current`]'s slow
+/// path, so that the models run the hot paths that start here.
 #[inline]
 pub(crate) fn registered() -> Option<&'static ThreadState> {
-    let p = CURRENT.try_with(Cell::get).unwrap_or(std::ptr::null());
-    // SAFETY: set while `LOCAL` keeps the state alive, cleared before `LOCAL` lets go; the
-    // reference is used only by this thread, within a call that cannot outlive `LOCAL`.
-    (!p.is_null()).then(|| unsafe { &*p })
+    #[cfg(weakling_loom)]
+    return current_slow();
+    #[cfg(not(weakling_loom))]
+    {
+        let p = CURRENT.try_with(Cell::get).unwrap_or(std::ptr::null());
+        // SAFETY: set while `LOCAL` keeps the state alive, cleared before `LOCAL` lets go; the
+        // reference is used only by this thread, within a call that cannot outlive `LOCAL`.
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
 }
 
 #[cold]
