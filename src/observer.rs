@@ -157,10 +157,23 @@ struct State<E> {
 }
 
 impl<E> Inner<E> {
-    /// Retires the snapshot after a change to the entries; called under `state`'s lock, so
-    /// that a rebuild (under the same lock) never publishes a list older than the change.
-    fn changed(&self) {
+    /// Retires the snapshot after a change to the entries. Called with `state` locked (the
+    /// guard is the proof), so that a rebuild, under the same lock, never publishes a list
+    /// older than the change.
+    fn changed(&self, _locked: &State<E>) {
         self.snapshot.clear();
+    }
+}
+
+impl<E: 'static> Inner<E> {
+    /// Publishes the list after a change and borrows it under `pin`.
+    fn rebuild<'p>(&self, pin: &'p ReadPin) -> &'p [Shared<E>] {
+        let state = self.state.lock();
+        // Another emit may have rebuilt it since the caller looked.
+        if let Some(snapshot) = self.snapshot.load(pin) {
+            return snapshot;
+        }
+        self.snapshot.replace_and_load(state.entries.as_slice().into(), pin)
     }
 }
 
@@ -257,7 +270,7 @@ impl<E: 'static> Subject<E> {
             self.inner.pruned.fetch_add(removed as u64, Ordering::Relaxed);
         }
         state.entries.push(Arc::clone(&entry));
-        self.inner.changed();
+        self.inner.changed(&state);
         drop(state);
         Subscription { subject: Arc::downgrade(&self.inner), entry }
     }
@@ -276,17 +289,7 @@ impl<E: 'static> Subject<E> {
         let pin = read_pin();
         let snapshot = match self.inner.snapshot.load(&pin) {
             Some(snapshot) => snapshot,
-            None => {
-                let state = self.inner.state.lock();
-                // Another emit may have rebuilt it since.
-                match self.inner.snapshot.load(&pin) {
-                    Some(snapshot) => snapshot,
-                    None => {
-                        let list = state.entries.as_slice().into();
-                        self.inner.snapshot.replace_and_load(list, &pin)
-                    }
-                }
-            }
+            None => self.inner.rebuild(&pin),
         };
         let (mut delivered, mut dead, mut panics) = (0_u64, 0_u64, 0_u64);
         // One unwind frame for the whole list, not one per subscriber: after a panic the
@@ -315,7 +318,7 @@ impl<E: 'static> Subject<E> {
         if dead > 0 {
             let mut state = self.inner.state.lock();
             state.entries.retain(|e| e.active.load(Ordering::Relaxed));
-            self.inner.changed();
+            self.inner.changed(&state);
             drop(state);
             self.inner.pruned.fetch_add(dead, Ordering::Relaxed);
         }
@@ -377,7 +380,7 @@ impl<E> Subscription<E> {
         if let Some(inner) = self.subject.upgrade() {
             let mut state = inner.state.lock();
             state.entries.retain(|e| !Arc::ptr_eq(e, &self.entry));
-            inner.changed();
+            inner.changed(&state);
         }
         true
     }

@@ -1,23 +1,17 @@
 //! `PinnedSlot`: a value borrowed under read pins, replaced while borrowed, and dropped once
 //! the pins that may read it have ended.
 //!
-//! Pins are process-wide, so every test takes `SERIAL`: a pin held by a test running beside
+//! Pins are process-wide, so every test takes `common::serial`: a pin held by a test running beside
 //! another would hold that test's drops back too.
 
 mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::thread;
 
-use common::{DropCounter, DropToken};
+use common::{serial, DropCounter, DropToken};
 use weakling::{read_pin, PinnedSlot};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 #[test]
 fn an_empty_slot_loads_nothing_and_a_filled_one_its_value() {

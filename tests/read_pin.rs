@@ -1,23 +1,17 @@
 //! Read pins: borrowing weakly held leaves without counting them, and the destructions that
 //! wait for pins.
 //!
-//! Pins are process-wide, so every test takes `SERIAL`: a pin held by a test running beside
+//! Pins are process-wide, so every test takes `common::serial`: a pin held by a test running beside
 //! another would hold that test's destructions back too.
 
 mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier, Mutex, MutexGuard};
+use std::sync::{Arc, Barrier};
 use std::thread;
 
-use common::{capture_errors, DropCounter, DropToken};
+use common::{capture_errors, serial, DropCounter, DropToken};
 use weakling::{read_pin, Gc, GcCell, Trace, Weak};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 #[derive(Trace)]
 struct Tracked {

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Runs `f` with a tracing subscriber that records ERROR events of this thread, and returns
 /// them as text lines.
@@ -116,4 +116,11 @@ pub fn quiet_heap() -> weakling::Heap {
     let heap = weakling::Heap::new();
     heap.set_automatic_collection(false);
     heap
+}
+
+/// Serialises the tests of one test binary that hold read pins: pins are process-wide, so a
+/// pin held by a test running beside another would hold that test's destructions back too.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
