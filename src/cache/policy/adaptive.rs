@@ -193,6 +193,12 @@ impl Duel {
         }
     }
 
+    /// Scales the tally: by `DECAY` at the end of an epoch, to 0 to forget it.
+    fn scale(&mut self, factor: f64) {
+        self.lead *= factor;
+        self.disagreements *= factor;
+    }
+
     fn heap_bytes(&self) -> usize {
         self.fifo.heap_bytes() + self.frequency.heap_bytes()
     }
@@ -226,8 +232,7 @@ impl Evidence {
         self.requests += 1;
         if self.requests >= self.epoch {
             self.requests = 0;
-            duel.lead *= DECAY;
-            duel.disagreements *= DECAY;
+            duel.scale(DECAY);
         }
         let bar =
             DEVIATIONS * duel.disagreements.sqrt() + EPOCH_SHARE * self.epoch as f64 * maturity;
@@ -242,8 +247,7 @@ impl Evidence {
 
     /// Forgets the comparison (after a switch, which acted on it); the miniatures run on.
     fn restart(&mut self) {
-        self.duel.lead = 0.0;
-        self.duel.disagreements = 0.0;
+        self.duel.scale(0.0);
     }
 
     fn heap_bytes(&self) -> usize {
