@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `header.rs` | the counted words every object starts with, and their atomic protocol |
 //! | `layout.rs` | leaf and tracked boxes, the collector prefix, allocation and freeing |
+//! | `box_cache.rs` | [`box_cache`]: freed boxes kept per thread and size for the next ones |
 //! | `gc.rs` | [`Gc`], the strong handle: creation, death and destruction |
 //! | `weak.rs` | [`Weak`], the weak handle, plain or carrying a callback |
 //! | `any.rs` | [`AnyGc`], a strong handle to a tracked object of any type |
@@ -36,6 +37,7 @@
 //! 4. The box is freed when the weak count reaches zero.
 
 mod any;
+pub mod box_cache;
 pub(crate) mod callbacks;
 mod cell;
 mod deferred;

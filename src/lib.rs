@@ -103,6 +103,7 @@ struct ReadmeDoctests;
 pub use collect::{CallbackId, Collection, GenerationStats, Phase, GENERATIONS};
 pub use collections::{WeakIdSet, WeakKeyIdMap, WeakKeyMap, WeakSet, WeakValueMap};
 pub use finalizer::{finalize, finalize_with, shutdown, Finalizer, ShutdownGuard};
+pub use heap::box_cache;
 pub use heap::read_pin;
 pub use heap::{
     overhead_of, AnyGc, DeathListener, Ephemeron, Gc, GcCell, GcCellMut, GcCellRef, Heap,

@@ -42,10 +42,15 @@ static ALLOCATOR: Counting = Counting;
 
 /// Runs `build` and returns what it built with the bytes it left allocated (allocations
 /// minus frees made while it ran, on any thread).
+///
+/// weakling's box cache is emptied before and after, so that every box `build` makes is
+/// counted as allocated and every box it frees as freed.
 pub fn allocated_by<T>(build: impl FnOnce() -> T) -> (T, isize) {
+    weakling::box_cache::release();
     LIVE_BYTES.store(0, Ordering::SeqCst);
     COUNTING.store(true, Ordering::SeqCst);
     let built = build();
+    weakling::box_cache::release();
     COUNTING.store(false, Ordering::SeqCst);
     (built, LIVE_BYTES.load(Ordering::SeqCst))
 }

@@ -15,9 +15,10 @@
 //!
 //! (*) Padding appears only for values aligned to more than 16 bytes.
 
-use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
+use std::alloc::Layout;
 use std::ptr::NonNull;
 
+use super::box_cache;
 use super::header::Header;
 use super::space::OFF_LIST;
 use super::trace::{Trace, Tracer};
@@ -125,13 +126,10 @@ pub(crate) fn allocate<T: 'static>(
         Some(_) => tracked_layout::<T>(),
         None => (Layout::new::<GcBox<T>>(), 0),
     };
-    // SAFETY: the layout has a non-zero size (it holds at least a header).
-    let base = unsafe { alloc(layout) };
-    if base.is_null() {
-        handle_alloc_error(layout);
-    }
+    // The layout has a non-zero size: it holds at least a header.
+    let base = box_cache::allocate(layout);
     // SAFETY: `offset` is within the allocation, as computed by `tracked_layout`.
-    let boxed = unsafe { base.add(offset) }.cast::<GcBox<T>>();
+    let boxed = unsafe { base.as_ptr().add(offset) }.cast::<GcBox<T>>();
     // SAFETY: `boxed` is aligned for GcBox<T> and valid for writes of its header.
     unsafe { (&raw mut (*boxed).header).write(header) };
     if let Some(vtable) = vtable {
@@ -173,9 +171,9 @@ pub(crate) unsafe fn free<T>(header: NonNull<Header>) {
     let (layout, offset) =
         if tracked { tracked_layout::<T>() } else { (Layout::new::<GcBox<T>>(), 0) };
     // SAFETY: `offset` is the distance from the allocation's start, as at allocation.
-    let base = unsafe { header.cast::<u8>().as_ptr().sub(offset) };
-    // SAFETY: `base` and `layout` are exactly those returned by / given to `alloc`.
-    unsafe { dealloc(base, layout) };
+    let base = unsafe { header.cast::<u8>().sub(offset) };
+    // SAFETY: `base` and `layout` are exactly those returned by / given to `allocate`.
+    unsafe { box_cache::free(base, layout) };
 }
 
 /// Drops one weak reference to a box of `T`, freeing the box if it was the last.

@@ -118,8 +118,9 @@ pub fn quiet_heap() -> weakling::Heap {
     heap
 }
 
-/// Serialises the tests of one test binary that hold read pins: pins are process-wide, so a
-/// pin held by a test running beside another would hold that test's destructions back too.
+/// Serialises the tests of one test binary that use process-wide state: a read pin held by a
+/// test running beside another would hold that test's destructions back too, and the box
+/// cache's depot takes in every thread's freed boxes.
 pub fn serial() -> MutexGuard<'static, ()> {
     static SERIAL: Mutex<()> = Mutex::new(());
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())

@@ -1,0 +1,154 @@
+//! The box cache: freed boxes are kept for the next ones, pass between threads in chains, go
+//! back to the allocator on request or beyond the limit, and never serve two live objects.
+//! With `WEAKLING_BOX_CACHE=off` (as CI runs its memory checkers) nothing is kept.
+//!
+//! Every test ends by releasing what its thread holds: a test thread's chains go to the depot
+//! when it exits, which may be while the next test counts the depot's bytes.
+
+mod common;
+
+use std::sync::mpsc;
+use std::thread;
+
+use weakling::{box_cache, Gc};
+
+fn cache_on() -> bool {
+    std::env::var_os("WEAKLING_BOX_CACHE").is_none_or(|v| v != "off")
+}
+
+/// A box of 48 bytes: a 16-byte header and 32 bytes of value.
+const BOX: usize = 48;
+
+fn boxes(n: u64) -> Vec<Gc<[u64; 4]>> {
+    (0..n).map(|k| Gc::new_leaf([k; 4])).collect()
+}
+
+#[test]
+fn freed_boxes_are_kept_until_released() {
+    let _serial = common::serial();
+    box_cache::release();
+    drop(boxes(1000));
+    let expected = if cache_on() { 1000 * BOX } else { 0 };
+    assert_eq!(box_cache::release(), expected);
+    assert_eq!(box_cache::release(), 0, "released once");
+}
+
+#[test]
+fn the_next_boxes_reuse_the_freed_ones() {
+    let _serial = common::serial();
+    box_cache::release();
+    let first = boxes(500);
+    let freed: std::collections::HashSet<usize> =
+        first.iter().map(|g| Gc::as_ptr(g) as usize).collect();
+    drop(first);
+    let second = boxes(500);
+    let reused = second.iter().filter(|g| freed.contains(&(Gc::as_ptr(g) as usize))).count();
+    if cache_on() {
+        assert_eq!(reused, 500, "every box of the second lot comes from the first");
+        assert_eq!(box_cache::release(), 0, "nothing left over");
+    }
+    for (k, g) in second.iter().enumerate() {
+        assert_eq!(**g, [k as u64; 4]);
+    }
+    drop(second);
+    box_cache::release();
+}
+
+/// One thread makes the boxes, another frees them and exits: its chains reach the depot, and
+/// the first thread's next boxes come from there.
+#[test]
+fn boxes_freed_on_another_thread_come_back_through_the_depot() {
+    let _serial = common::serial();
+    box_cache::release();
+    let made = boxes(10_000);
+    thread::spawn(move || drop(made)).join().unwrap();
+    let expected = if cache_on() { 10_000 * BOX } else { 0 };
+    assert_eq!(box_cache::release(), expected, "the exiting thread's chains are in the depot");
+}
+
+#[test]
+fn beyond_the_limit_boxes_go_back_to_the_allocator() {
+    let _serial = common::serial();
+    box_cache::release();
+    let before = box_cache::limit();
+    assert_eq!(before, box_cache::DEFAULT_LIMIT);
+    box_cache::set_limit(0);
+    let made = boxes(10_000);
+    thread::spawn(move || drop(made)).join().unwrap();
+    assert_eq!(box_cache::release(), 0, "a depot limited to nothing keeps nothing");
+
+    // Lowering the limit hands back what the depot holds beyond it.
+    box_cache::set_limit(before);
+    let made = boxes(10_000);
+    thread::spawn(move || drop(made)).join().unwrap();
+    box_cache::set_limit(64 * BOX);
+    let expected = if cache_on() { 64 * BOX } else { 0 };
+    assert_eq!(box_cache::release(), expected, "one chain of 64 boxes kept");
+    box_cache::set_limit(before);
+}
+
+/// Boxes of every class made on one thread and freed on the next, round a ring of threads,
+/// each checking that the values it receives are intact: a block handed to two live objects
+/// would show as a value overwritten.
+#[test]
+fn boxes_passed_round_a_ring_of_threads_stay_intact() {
+    let _serial = common::serial();
+    const THREADS: usize = 4;
+    let rounds = common::scaled(20_000) as u64;
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..THREADS).map(|_| mpsc::channel()).unzip();
+    let workers: Vec<_> = receivers
+        .into_iter()
+        .enumerate()
+        .map(|(i, rx): (usize, mpsc::Receiver<Vec<Gc<Vec<u64>>>>)| {
+            let next = senders[(i + 1) % THREADS].clone();
+            thread::spawn(move || {
+                let mut checked = 0u64;
+                for round in 0..rounds {
+                    // Values of 1 to 28 words: boxes from 16 + 24 bytes up to the largest class.
+                    let lot: Vec<_> = (0..8)
+                        .map(|j| {
+                            let words = 1 + ((round * 8 + j) % 28) as usize;
+                            Gc::new_leaf(vec![round ^ (i as u64) << 32; words])
+                        })
+                        .collect();
+                    let _ = next.send(lot);
+                    if let Ok(received) = rx.try_recv() {
+                        for g in &received {
+                            let first = g[0];
+                            assert!(g.iter().all(|&w| w == first), "a value was overwritten");
+                            checked += 1;
+                        }
+                    }
+                }
+                drop(next);
+                checked + rx.iter().map(|lot| lot.len() as u64).sum::<u64>()
+            })
+        })
+        .collect();
+    drop(senders);
+    let checked: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert_eq!(checked, THREADS as u64 * rounds * 8);
+    box_cache::release();
+}
+
+/// A value that owns a handle and lives in a thread-local: dropped while the thread exits, after
+/// or before the cache's own thread state, its box is freed either way.
+#[test]
+fn a_handle_dropped_while_its_thread_exits_is_freed() {
+    let _serial = common::serial();
+    thread_local! {
+        static HELD: std::cell::RefCell<Vec<Gc<[u64; 4]>>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let weak = thread::spawn(|| {
+        let g = Gc::new_leaf([7; 4]);
+        let weak = Gc::downgrade(&g);
+        HELD.with(|h| h.borrow_mut().push(g));
+        weak
+    })
+    .join()
+    .unwrap();
+    assert!(weak.upgrade().is_none());
+    // The box goes with the weak handle; released before the next test begins.
+    drop(weak);
+    box_cache::release();
+}
