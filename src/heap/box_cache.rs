@@ -5,7 +5,7 @@
 //! thousand, and the program that made it makes the next lot alike. In a process with more
 //! than one thread, glibc's `free` of a small block takes a locked compare-and-swap once its
 //! own per-thread cache (seven blocks per size) is full; in a collection of two-node cycles
-//! that one instruction was about a third of the collection's time. Here a freed box goes on a
+//! that one instruction was about a quarter of the collection's time. Here a freed box goes on a
 //! list of its thread, and the next box of its class comes off it: no locked instruction, no
 //! call.
 //!
@@ -31,7 +31,7 @@
 //! handed back to the global allocator block by block. When a thread exits, its chains go to
 //! the depot.
 //!
-//! A thread keeps at most two chains per class, about 540 KiB in the worst case; [`release`]
+//! A thread keeps at most two chains per class, about 530 KiB in the worst case; [`release`]
 //! hands the calling thread's chains and the depot's back to the allocator.
 //!
 //! # Turning it off
