@@ -34,7 +34,8 @@
 //!    strong handles' weak reference. For a leaf read under a read pin (`pin.rs`) that dies
 //!    while pins are held, dropping the value and releasing that reference wait for those
 //!    pins to end.
-//! 4. The box is freed when the weak count reaches zero.
+//! 4. The box is freed when the weak count reaches zero: to the freeing thread's box cache
+//!    (`box_cache.rs`) when it is small, where the next box of its size comes from.
 
 mod any;
 pub mod box_cache;

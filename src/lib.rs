@@ -66,7 +66,8 @@
 //!
 //! ## Module map
 //!
-//! * `heap` — the unsafe core: object layout, handles, callbacks, tracing, cells, the pause.
+//! * `heap` — the unsafe core: object layout, handles, callbacks, tracing, cells, the pause;
+//!   [`box_cache`], the freed boxes it keeps for the next ones.
 //! * `collections` — the weak collections: [`WeakValueMap`], [`WeakKeyMap`], [`WeakSet`].
 //! * [`cache`] — the expensive-object cache (strong and weak tiers, single-flight loading),
 //!   its policies, and hit-rate measurement.

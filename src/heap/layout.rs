@@ -14,6 +14,9 @@
 //! place whatever the kind, and the collector needs no other layout.
 //!
 //! (*) Padding appears only for values aligned to more than 16 bytes.
+//!
+//! Boxes are allocated and freed through [`box_cache`](super::box_cache), which keeps freed
+//! boxes of up to 256 bytes for the next ones of their size.
 
 use std::alloc::Layout;
 use std::ptr::NonNull;
