@@ -9,6 +9,7 @@ mod common;
 
 use std::sync::mpsc;
 use std::thread;
+use std::time::Duration;
 
 use weakling::{box_cache, Gc};
 
@@ -85,6 +86,27 @@ fn beyond_the_limit_boxes_go_back_to_the_allocator() {
     let expected = if cache_on() { 64 * BOX } else { 0 };
     assert_eq!(box_cache::release(), expected, "one chain of 64 boxes kept");
     box_cache::set_limit(before);
+}
+
+/// Chains that no thread takes during a whole interval go back to the allocator at the depot's
+/// first hand-over after it; chains in use stay.
+#[test]
+fn chains_left_unused_for_an_interval_go_back_to_the_allocator() {
+    let _serial = common::serial();
+    box_cache::release();
+    // 10,000 boxes of 48 bytes reach the depot, and nothing takes them again.
+    let made = boxes(10_000);
+    thread::spawn(move || drop(made)).join().unwrap();
+    // Twice: an interval passes, then one chain of 80-byte boxes is made here (from the chain
+    // the previous round left, if any), freed on a thread and handed over as it exits.
+    for _ in 0..2 {
+        thread::sleep(box_cache::IDLE + Duration::from_millis(100));
+        let made: Vec<_> = (0..64u64).map(|k| Gc::new_leaf([k; 8])).collect();
+        thread::spawn(move || drop(made)).join().unwrap();
+    }
+    // The second hand-over found the 48-byte chains unused since the first, and gave them back.
+    let expected = if cache_on() { 64 * 80 } else { 0 };
+    assert_eq!(box_cache::release(), expected, "only the last 80-byte chain is left");
 }
 
 /// Boxes of every class made on one thread and freed on the next, round a ring of threads,

@@ -31,6 +31,14 @@
 //! handed back to the global allocator block by block. When a thread exits, its chains go to
 //! the depot.
 //!
+//! What a burst leaves behind does not stay: as the magazine depot of Bonwick and Adams'
+//! allocator does with its working set, the depot notes the fewest bytes it held over each
+//! [`IDLE`] interval, and at the first hand-over after the interval it gives that many back to
+//! the allocator, oldest chains first: no thread needed them the whole time. A program that
+//! frees a million boxes and makes no more gets their memory back about two intervals after
+//! (at the depot's next use); one that frees and remakes them in rounds, as a program with a
+//! collector does, keeps them.
+//!
 //! A thread keeps at most two chains per class, about 530 KiB in the worst case; [`release`]
 //! hands the calling thread's chains and the depot's back to the allocator.
 //!
@@ -45,7 +53,9 @@
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 #[cfg(not(weakling_loom))]
 use std::cell::Cell;
+use std::collections::VecDeque;
 use std::ptr::{self, NonNull};
+use std::time::{Duration, Instant};
 
 use crate::sync::{global, global_atomic, AtomicUsize, Mutex, Ordering};
 
@@ -60,7 +70,9 @@ pub const LARGEST: usize = GRANULE * CLASSES;
 /// Blocks in a full chain: the unit passed between a thread and the depot.
 pub const CHAIN: usize = 64;
 /// The depot's limit until [`set_limit`] changes it.
-pub const DEFAULT_LIMIT: usize = 64 << 20;
+pub const DEFAULT_LIMIT: usize = 256 << 20;
+/// How long a chain can sit unused in the depot before it goes back to the allocator.
+pub const IDLE: Duration = Duration::from_secs(1);
 
 /// The class that serves `layout`, if any.
 #[inline]
@@ -143,8 +155,48 @@ struct Depot {
 }
 
 struct Stock {
-    chains: [Vec<Chain>; CLASSES],
+    /// Per class, oldest chain first.
+    chains: [VecDeque<Chain>; CLASSES],
     bytes: usize,
+    /// The fewest bytes the depot held since `since`: chains worth that much sat unused the
+    /// whole time.
+    low: usize,
+    since: Instant,
+}
+
+impl Stock {
+    /// Takes chains out, oldest first within each class, until at most `keep` bytes are left.
+    fn shed(&mut self, keep: usize, counts: &[AtomicUsize; CLASSES]) -> Vec<(usize, Chain)> {
+        let mut shed = Vec::new();
+        for (class, chains) in self.chains.iter_mut().enumerate() {
+            while self.bytes > keep {
+                let Some(chain) = chains.pop_front() else { break };
+                self.bytes -= chain.len * class_layout(class).size();
+                counts[class].fetch_sub(1, Ordering::Relaxed);
+                shed.push((class, chain));
+            }
+        }
+        self.low = self.low.min(self.bytes);
+        shed
+    }
+
+    /// Once per [`IDLE`]: takes out the chains that no thread needed during the last one (as
+    /// many bytes as the depot never went below), and starts the next.
+    fn shed_idle(&mut self, now: Instant, counts: &[AtomicUsize; CLASSES]) -> Vec<(usize, Chain)> {
+        if now.duration_since(self.since) < IDLE {
+            return Vec::new();
+        }
+        self.since = now;
+        let shed = self.shed(self.bytes - self.low, counts);
+        self.low = self.bytes;
+        shed
+    }
+}
+
+/// Hands chains taken out of the depot back to the allocator; returns the bytes released.
+fn free_all(chains: Vec<(usize, Chain)>) -> usize {
+    // SAFETY: each chain was the depot's, which holds blocks of its class only.
+    chains.into_iter().map(|(class, chain)| unsafe { chain.free(class) }).sum()
 }
 
 global! {
@@ -158,12 +210,18 @@ global_atomic! {
 impl Depot {
     fn new() -> Depot {
         Depot {
-            chains: Mutex::new(Stock { chains: Default::default(), bytes: 0 }),
+            chains: Mutex::new(Stock {
+                chains: Default::default(),
+                bytes: 0,
+                low: 0,
+                since: Instant::now(),
+            }),
             counts: std::array::from_fn(|_| AtomicUsize::new(0)),
         }
     }
 
-    /// Keeps `chain` if the limit allows, or frees its blocks.
+    /// Keeps `chain` if the limit allows, or frees its blocks; hands back the chains that sat
+    /// unused for a whole [`IDLE`] (see [`Stock::shed_idle`]).
     ///
     /// # Safety
     /// As for [`Chain::free`].
@@ -172,17 +230,23 @@ impl Depot {
             return;
         }
         let bytes = chain.len * class_layout(class).size();
-        {
+        let now = Instant::now();
+        let (kept, idle) = {
             let mut stock = self.chains.lock();
-            if stock.bytes + bytes <= LIMIT.load(Ordering::Relaxed) {
+            let idle = stock.shed_idle(now, &self.counts);
+            let kept = stock.bytes + bytes <= LIMIT.load(Ordering::Relaxed);
+            if kept {
                 stock.bytes += bytes;
-                stock.chains[class].push(chain);
+                stock.chains[class].push_back(chain);
                 self.counts[class].fetch_add(1, Ordering::Relaxed);
-                return;
             }
+            (kept, idle)
+        };
+        free_all(idle);
+        if !kept {
+            // SAFETY: forwarded contract; the chain was not kept.
+            unsafe { chain.free(class) };
         }
-        // SAFETY: forwarded contract; the chain was not kept.
-        unsafe { chain.free(class) };
     }
 
     /// A chain of `class`, if the depot has one.
@@ -191,28 +255,18 @@ impl Depot {
             return None;
         }
         let mut stock = self.chains.lock();
-        let chain = stock.chains[class].pop()?;
+        // The newest chain: the one most likely still in cache.
+        let chain = stock.chains[class].pop_back()?;
         stock.bytes -= chain.len * class_layout(class).size();
+        stock.low = stock.low.min(stock.bytes);
         self.counts[class].fetch_sub(1, Ordering::Relaxed);
         Some(chain)
     }
 
     /// Frees chains until the depot holds at most `keep` bytes; returns the bytes released.
     fn trim(&self, keep: usize) -> usize {
-        let mut taken = Vec::new();
-        {
-            let mut stock = self.chains.lock();
-            for class in 0..CLASSES {
-                while stock.bytes > keep {
-                    let Some(chain) = stock.chains[class].pop() else { break };
-                    stock.bytes -= chain.len * class_layout(class).size();
-                    self.counts[class].fetch_sub(1, Ordering::Relaxed);
-                    taken.push((class, chain));
-                }
-            }
-        }
-        // SAFETY: each chain was the depot's, which held blocks of its class only.
-        taken.into_iter().map(|(class, chain)| unsafe { chain.free(class) }).sum()
+        let shed = self.chains.lock().shed(keep, &self.counts);
+        free_all(shed)
     }
 }
 
@@ -390,8 +444,9 @@ pub(crate) unsafe fn free(block: NonNull<u8>, layout: Layout) {
     unsafe { dealloc(block.as_ptr(), layout) };
 }
 
-/// The most bytes of free boxes the shared depot keeps (64 MiB unless [`set_limit`] changed
-/// it). A thread's own chains come on top: at most two chains of 64 boxes per class.
+/// The most bytes of free boxes the shared depot keeps (256 MiB unless [`set_limit`] changed
+/// it), whatever the idle chains it gives back. A thread's own chains come on top: at most two
+/// chains of 64 boxes per class.
 #[must_use]
 pub fn limit() -> usize {
     LIMIT.load(Ordering::Relaxed)
