@@ -17,6 +17,15 @@ fn cache_on() -> bool {
     std::env::var_os("WEAKLING_BOX_CACHE").is_none_or(|v| v != "off")
 }
 
+/// What the cache keeps of `bytes` freed: all of it, or nothing when it is off.
+fn kept(bytes: usize) -> usize {
+    if cache_on() {
+        bytes
+    } else {
+        0
+    }
+}
+
 /// A box of 48 bytes: a 16-byte header and 32 bytes of value.
 const BOX: usize = 48;
 
@@ -24,13 +33,17 @@ fn boxes(n: u64) -> Vec<Gc<[u64; 4]>> {
     (0..n).map(|k| Gc::new_leaf([k; 4])).collect()
 }
 
+/// Drops `made` on a new thread, which hands its chains to the depot as it exits.
+fn free_on_a_thread_that_exits<T: Send + 'static>(made: T) {
+    thread::spawn(move || drop(made)).join().unwrap();
+}
+
 #[test]
 fn freed_boxes_are_kept_until_released() {
     let _serial = common::serial();
     box_cache::release();
     drop(boxes(1000));
-    let expected = if cache_on() { 1000 * BOX } else { 0 };
-    assert_eq!(box_cache::release(), expected);
+    assert_eq!(box_cache::release(), kept(1000 * BOX));
     assert_eq!(box_cache::release(), 0, "released once");
 }
 
@@ -61,10 +74,12 @@ fn the_next_boxes_reuse_the_freed_ones() {
 fn boxes_freed_on_another_thread_come_back_through_the_depot() {
     let _serial = common::serial();
     box_cache::release();
-    let made = boxes(10_000);
-    thread::spawn(move || drop(made)).join().unwrap();
-    let expected = if cache_on() { 10_000 * BOX } else { 0 };
-    assert_eq!(box_cache::release(), expected, "the exiting thread's chains are in the depot");
+    free_on_a_thread_that_exits(boxes(10_000));
+    assert_eq!(
+        box_cache::release(),
+        kept(10_000 * BOX),
+        "the exiting thread's chains are in the depot"
+    );
 }
 
 #[test]
@@ -74,17 +89,14 @@ fn beyond_the_limit_boxes_go_back_to_the_allocator() {
     let before = box_cache::limit();
     assert_eq!(before, box_cache::DEFAULT_LIMIT);
     box_cache::set_limit(0);
-    let made = boxes(10_000);
-    thread::spawn(move || drop(made)).join().unwrap();
+    free_on_a_thread_that_exits(boxes(10_000));
     assert_eq!(box_cache::release(), 0, "a depot limited to nothing keeps nothing");
 
     // Lowering the limit hands back what the depot holds beyond it.
     box_cache::set_limit(before);
-    let made = boxes(10_000);
-    thread::spawn(move || drop(made)).join().unwrap();
+    free_on_a_thread_that_exits(boxes(10_000));
     box_cache::set_limit(64 * BOX);
-    let expected = if cache_on() { 64 * BOX } else { 0 };
-    assert_eq!(box_cache::release(), expected, "one chain of 64 boxes kept");
+    assert_eq!(box_cache::release(), kept(64 * BOX), "one chain of 64 boxes kept");
     box_cache::set_limit(before);
 }
 
@@ -95,18 +107,15 @@ fn chains_left_unused_for_an_interval_go_back_to_the_allocator() {
     let _serial = common::serial();
     box_cache::release();
     // 10,000 boxes of 48 bytes reach the depot, and nothing takes them again.
-    let made = boxes(10_000);
-    thread::spawn(move || drop(made)).join().unwrap();
+    free_on_a_thread_that_exits(boxes(10_000));
     // Twice: an interval passes, then one chain of 80-byte boxes is made here (from the chain
     // the previous round left, if any), freed on a thread and handed over as it exits.
     for _ in 0..2 {
         thread::sleep(box_cache::IDLE + Duration::from_millis(100));
-        let made: Vec<_> = (0..64u64).map(|k| Gc::new_leaf([k; 8])).collect();
-        thread::spawn(move || drop(made)).join().unwrap();
+        free_on_a_thread_that_exits((0..64u64).map(|k| Gc::new_leaf([k; 8])).collect::<Vec<_>>());
     }
     // The second hand-over found the 48-byte chains unused since the first, and gave them back.
-    let expected = if cache_on() { 64 * 80 } else { 0 };
-    assert_eq!(box_cache::release(), expected, "only the last 80-byte chain is left");
+    assert_eq!(box_cache::release(), kept(64 * 80), "only the last 80-byte chain is left");
 }
 
 /// Boxes of every class made on one thread and freed on the next, round a ring of threads,
