@@ -179,12 +179,20 @@ pub(crate) fn begin() -> Operation {
     // SAFETY: the state is kept alive by this thread's registration, which outlives every
     // operation this thread begins while its thread-locals exist.
     let s = unsafe { &*state };
-    let depth = s.busy.load(Ordering::Relaxed);
-    s.busy.store(depth + 1, Ordering::Relaxed);
-    if depth == 0 && fenced_stopping() {
+    if !enter(s) {
         wait_for_resume(s);
     }
     Operation { state: Some(state), _orphan: None, _not_send: PhantomData }
+}
+
+/// Raises this thread's operation depth; `false` when this is its outermost operation and a
+/// collector is stopping the world (the depth is left raised, at 1, for the caller to back
+/// out of or wait with).
+#[inline]
+fn enter(s: &ThreadState) -> bool {
+    let depth = s.busy.load(Ordering::Relaxed);
+    s.busy.store(depth + 1, Ordering::Relaxed);
+    !(depth == 0 && fenced_stopping())
 }
 
 /// The fast path of [`begin`], for the hottest operations (dropping a handle to a tracked
@@ -197,21 +205,20 @@ pub(crate) fn begin() -> Operation {
 #[inline]
 pub(crate) fn begin_fast() -> Option<&'static ThreadState> {
     let s = registered()?;
-    let depth = s.busy.load(Ordering::Relaxed);
-    s.busy.store(depth + 1, Ordering::Relaxed);
-    if depth == 0 && fenced_stopping() {
+    if !enter(s) {
         // Back out untouched, as `wait_for_resume` does; `begin` takes it from here.
-        s.busy.store(depth, Ordering::Release);
+        s.busy.store(0, Ordering::Release);
         return None;
     }
     Some(s)
 }
 
-/// Ends an operation that [`begin_fast`] began and nobody adopted.
+/// Ends an operation that [`begin_fast`] began and nobody adopted; also the end of every
+/// [`Operation`].
 #[inline]
 pub(crate) fn end_fast(s: &ThreadState) {
     let depth = s.busy.load(Ordering::Relaxed);
-    // Release, as in `Operation`'s drop.
+    // Release: the operation's effects happen before a collector that sees 0.
     s.busy.store(depth - 1, Ordering::Release);
 }
 
@@ -284,10 +291,7 @@ impl Drop for Operation {
     fn drop(&mut self) {
         if let Some(state) = self.state {
             // SAFETY: as in `begin`.
-            let s = unsafe { &*state };
-            let depth = s.busy.load(Ordering::Relaxed);
-            // Release: the operation's effects happen before a collector that sees 0.
-            s.busy.store(depth - 1, Ordering::Release);
+            end_fast(unsafe { &*state });
         }
     }
 }

@@ -181,9 +181,16 @@ impl<T> Weak<T> {
         let Some(state) = super::pause::begin_fast() else {
             return Weak::upgrade_tracked_slow(header);
         };
+        let upgraded = Weak::try_upgrade_tracked(header);
+        super::pause::end_fast(state);
+        upgraded
+    }
+
+    /// The upgrade itself, inside the operation the caller began.
+    #[inline]
+    fn try_upgrade_tracked(header: NonNull<Header>) -> Option<Gc<T>> {
         // SAFETY: the caller's handle keeps the header allocated.
         let upgraded = unsafe { header.as_ref() }.try_inc_strong();
-        super::pause::end_fast(state);
         // SAFETY: as in `upgrade`, for a tracked object.
         upgraded.then(|| unsafe { Gc::from_header(header, true) })
     }
@@ -194,10 +201,7 @@ impl<T> Weak<T> {
     #[inline(never)]
     fn upgrade_tracked_slow(header: NonNull<Header>) -> Option<Gc<T>> {
         let _op = super::pause::begin();
-        // SAFETY: the caller's handle keeps the header allocated.
-        let upgraded = unsafe { header.as_ref() }.try_inc_strong();
-        // SAFETY: as in `upgrade`, for a tracked object.
-        upgraded.then(|| unsafe { Gc::from_header(header, true) })
+        Weak::try_upgrade_tracked(header)
     }
 
     /// The number of strong handles to the object (0 once it died, or for [`Weak::new`]).
