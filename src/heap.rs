@@ -59,7 +59,7 @@ mod weak;
 /// world's pause, the callback registry.
 pub(crate) mod raw {
     pub(crate) use super::any::AnyGc;
-    pub(crate) use super::callbacks::{self, Registration};
+    pub(crate) use super::callbacks;
     pub(crate) use super::deferred::destruction_depth;
     pub(crate) use super::ephemeron::{take_attached, trace_attached};
     pub(crate) use super::header::{Header, FINALIZED, HAS_ATTACHMENTS, HAS_CALLBACKS};

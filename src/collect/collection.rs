@@ -25,7 +25,6 @@
 //!    per object. Last, the collector's counts are released and the boxes freed once no weak
 //!    handle remains.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::finalize::{finalize, Finalized};
@@ -36,7 +35,7 @@ use super::{teardown, verdict};
 use crate::contain::contained;
 use crate::heap::raw::{
     callbacks, current, encode, pause, take_attached, AnyGc, HeapInner, ObjPtr, Ordering,
-    Registration, ThreadState, HAS_ATTACHMENTS, HAS_CALLBACKS, UNLISTED,
+    ThreadState, HAS_ATTACHMENTS, HAS_CALLBACKS, UNLISTED,
 };
 
 /// How long an explicit collection waits for threads inside a cell write before it gives up.
@@ -192,7 +191,7 @@ unsafe fn free_garbage(
     me: Option<&ThreadState>,
     garbage_slot: u64,
 ) {
-    let mut armed: Vec<Vec<Arc<Registration>>> = Vec::new();
+    let mut armed: Vec<Vec<callbacks::Listed>> = Vec::new();
     let mut attached = Vec::new();
     match torn_down {
         // Only attachments are left to take (attaching needs a strong handle, and none has

@@ -8,8 +8,10 @@
 //!
 //! # Lifecycle
 //!
-//! * A registration holds one weak reference on its object while any of its handles
-//!   exist, so the handles can still `upgrade` (and fail) after the object died.
+//! * A registration is owned by its handles (a count) and by the table (a flag), and is freed
+//!   by whichever lets go last; no other reference counting is involved. It holds one weak
+//!   reference on its object while any of its handles exist, so the handles can still
+//!   `upgrade` (and fail) after the object died.
 //! * When the last handle goes before the object dies, the registration is *cancelled*: its
 //!   callback is dropped unrun and its weak reference released. Cancelled entries are pruned
 //!   from the table lazily, when the object's list doubles in length.
@@ -19,7 +21,7 @@
 //! * When the object dies, its entries are taken out of the table *after* its strong count
 //!   reached zero, so every upgrade already fails; then the callbacks run newest first, each
 //!   at most once, each with a dead handle to the registration. A callback races only with
-//!   the cancellation of its own registration, and the registration's handle count decides
+//!   the cancellation of its own registration, and the registration's state word decides
 //!   which of the two takes the callback out: exactly one of them gets it.
 //! * The table entry of an address exists only while the object lives, so a new object at a
 //!   reused address never sees old entries; registering on an object the collector is
@@ -29,23 +31,34 @@
 //!
 //! [`Weak`]: crate::Weak
 
+use std::alloc::Layout;
 use std::collections::HashMap;
 use std::ptr::NonNull;
-use std::sync::Arc;
 
+use super::box_cache;
 use super::header::{Header, HAS_CALLBACKS, TORN_DOWN};
 use crate::contain::contained;
 use crate::sync::{global, AtomicUsize, CachePadded, ExclusiveCell, Mutex, Ordering};
 
-/// A callback with its type erased: it receives its registration and turns it into a typed
-/// [`Weak`](crate::Weak) handle (adopting one handle count) before calling the user's code.
-pub(crate) type ErasedCallback = Box<dyn FnOnce(Arc<Registration>) + Send>;
+/// A callback with its type erased: it receives its registration with one handle count,
+/// which it turns into a typed [`Weak`](crate::Weak) handle before calling the user's code.
+pub(crate) type ErasedCallback = Box<dyn FnOnce(NonNull<Registration>) + Send>;
+
+/// The table holds the registration.
+const LISTED: usize = 1;
+/// The last handle went while the table held the registration, and its cancellation is
+/// complete: the table's release frees it.
+const CANCELLED: usize = 2;
+/// One handle, counted in the bits above the flags.
+const HANDLE: usize = 4;
 
 /// One weak reference with a death callback or a death listener.
 pub(crate) struct Registration {
+    /// `handles * HANDLE | CANCELLED | LISTED`. Every change is a read-modify-write, so
+    /// whoever sees the handles and the flag both gone frees the registration, once. The
+    /// handles never rise again from zero, and `CANCELLED` implies that they are zero.
+    state: AtomicUsize,
     target: NonNull<Header>,
-    /// The `Weak` handles that share this registration.
-    handles: AtomicUsize,
     action: Action,
     /// Releases the registration's weak reference on `target` (frees the box if last).
     release_target: unsafe fn(NonNull<Header>),
@@ -62,11 +75,9 @@ enum Action {
     /// meanwhile; the cancellation takes it once the count reached zero, after which no
     /// handle can be acquired. The count's read-modify-writes order the two.
     Callback(ExclusiveCell<Option<ErasedCallback>>),
-    /// A [`DeathListener`] told `(token, object)`. Nothing to take out, and nothing for the
-    /// handle count to arbitrate: the death skips a registration it finds cancelled, and the
-    /// table held the registration once, so the listener is told at most once. A handle
-    /// dropped while the listener runs changes nothing for it: the registration (kept by the
-    /// death's `Arc`) stays readable, and `object` is only an identity.
+    /// A [`DeathListener`] told `(token, object)`. The death tells it while holding a handle
+    /// it acquired, as for a callback, and the table held the registration once, so the
+    /// listener is told at most once, and never after the cancellation.
     Listener { listener: std::sync::Weak<dyn DeathListener>, token: u64, object: *const () },
 }
 
@@ -98,45 +109,71 @@ pub trait DeathListener: Send + Sync + 'static {
 }
 
 // SAFETY: `target` is only an address whose box the registration keeps allocated (by its weak
-// reference) while handles exist; the callback is `Send` and behind a mutex; the listener is
-// `Send + Sync`, and `object` is an identity that is never read through.
+// reference) while handles exist; the callback is `Send` and taken out by one thread (see
+// `Action`); the listener is `Send + Sync`, and `object` is an identity that is never read
+// through.
 unsafe impl Send for Registration {}
-// SAFETY: as above; all shared state is atomic or locked.
+// SAFETY: as above; all other shared state is atomic.
 unsafe impl Sync for Registration {}
 
 impl Registration {
-    /// A registration with one handle. The caller has already added the weak reference on
+    /// A registration that runs `callback`, with one handle for the caller and the table's
+    /// reference for [`register`]. The caller has already added the weak reference on
     /// `target` that the registration now owns.
     pub(crate) fn new(
         target: NonNull<Header>,
         release_target: unsafe fn(NonNull<Header>),
         callback: ErasedCallback,
         finalizer: bool,
-    ) -> Registration {
-        Registration {
+    ) -> NonNull<Registration> {
+        Registration::allocate(Registration {
+            state: AtomicUsize::new(HANDLE | LISTED),
             target,
-            handles: AtomicUsize::new(1),
             action: Action::Callback(ExclusiveCell::new(Some(callback))),
             release_target,
             finalizer,
-        }
+        })
     }
 
-    /// A registration with one handle that notifies `listener`. The caller has already added
-    /// the weak reference on `target` that the registration now owns.
+    /// A registration that notifies `listener`, with one handle for the caller and the
+    /// table's reference for [`register`]. The caller has already added the weak reference
+    /// on `target` that the registration now owns.
     pub(crate) fn with_listener(
         target: NonNull<Header>,
         release_target: unsafe fn(NonNull<Header>),
         listener: std::sync::Weak<dyn DeathListener>,
         token: u64,
         object: *const (),
-    ) -> Registration {
-        Registration {
+    ) -> NonNull<Registration> {
+        Registration::allocate(Registration {
+            state: AtomicUsize::new(HANDLE | LISTED),
             target,
-            handles: AtomicUsize::new(1),
             action: Action::Listener { listener, token, object },
             release_target,
             finalizer: false,
+        })
+    }
+
+    /// Moves a registration into a block of the box cache (registrations are made and
+    /// freed at the rate of the objects they watch).
+    fn allocate(registration: Registration) -> NonNull<Registration> {
+        let block = box_cache::allocate(Layout::new::<Registration>()).cast::<Registration>();
+        // SAFETY: a fresh block with the layout of a registration.
+        unsafe { block.as_ptr().write(registration) };
+        block
+    }
+
+    /// Drops and frees a registration that nothing references any more.
+    ///
+    /// # Safety
+    /// The handles and the table have both let go of `this`, and nothing uses it after.
+    unsafe fn free(this: NonNull<Registration>) {
+        // SAFETY: the caller's contract: the last reference, to a value written by `allocate`.
+        // What it drops runs no user code: a callback was taken out before (by the death or
+        // by the cancellation), and a listener is held weakly.
+        unsafe {
+            this.as_ptr().drop_in_place();
+            box_cache::free(this.cast(), Layout::new::<Registration>());
         }
     }
 
@@ -147,32 +184,25 @@ impl Registration {
     /// Adds a handle, copied from one the caller holds.
     pub(crate) fn acquire_handle(&self) {
         // Relaxed: made from an existing handle, as for strong counts.
-        if self.handles.fetch_add(1, Ordering::Relaxed) > isize::MAX as usize {
+        if self.state.fetch_add(HANDLE, Ordering::Relaxed) > isize::MAX as usize {
             std::process::abort();
         }
     }
 
-    /// Adds a handle unless all handles are gone (the registration is cancelled).
-    fn try_acquire_handle(&self) -> bool {
-        let mut n = self.handles.load(Ordering::Relaxed);
-        loop {
-            if n == 0 {
-                return false;
-            }
-            match self.handles.compare_exchange_weak(n, n + 1, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => return true,
-                Err(seen) => n = seen,
-            }
-        }
-    }
-
-    /// Drops a handle; the last one cancels the callback and releases the weak reference.
-    pub(crate) fn release_handle(&self) {
-        if self.handles.fetch_sub(1, Ordering::AcqRel) != 1 {
+    /// Drops a handle; the last one cancels the callback and releases the weak reference,
+    /// and frees the registration unless the table still holds it.
+    ///
+    /// # Safety
+    /// The caller owns one handle of `this`, and gives it up.
+    pub(crate) unsafe fn release_handle(this: NonNull<Registration>) {
+        // SAFETY: the caller's handle keeps the registration allocated until the decrement
+        // below; after it, only the last handle's owner still uses it.
+        let registration = unsafe { this.as_ref() };
+        let old = registration.state.fetch_sub(HANDLE, Ordering::AcqRel);
+        if old / HANDLE != 1 {
             return;
         }
-        if let Action::Callback(callback) = &self.action {
+        if let Action::Callback(callback) = &registration.action {
             // SAFETY: the count reached zero here, once: no handle can be acquired any more,
             // so the death cannot take the callback now; if it took it before, its release of
             // the handle it held (ordered by the count) came after.
@@ -181,15 +211,79 @@ impl Registration {
                 contained("dropping a cancelled weak-reference callback", || drop(unrun));
             }
         }
-        // SAFETY: the registration owned this weak reference since `new`, and this is the one
-        // place it is released (handles reached zero once, and never rise again from zero).
-        unsafe { (self.release_target)(self.target) };
+        // SAFETY: the registration owned this weak reference since it was made, and this is
+        // the one place it is released (handles reached zero once, and never rise from zero).
+        // The table holds no object whose box this could free: an object is in the table
+        // only while it lives, and a living object's weak count includes its strong handles'.
+        unsafe { (registration.release_target)(registration.target) };
+        if old & LISTED != 0 {
+            // The table holds it: whichever of this and the table's release comes second
+            // frees it.
+            let old = registration.state.fetch_or(CANCELLED, Ordering::AcqRel);
+            if old & LISTED != 0 {
+                return;
+            }
+        }
+        // SAFETY: no handle is left, and the table let go.
+        unsafe { Registration::free(this) };
     }
 
     /// Whether every handle is gone. Relaxed: a drop that happens before the caller's load is
     /// seen by it (coherence); a concurrent one may or may not be, either answer being right.
     fn is_cancelled(&self) -> bool {
-        self.handles.load(Ordering::Relaxed) == 0
+        self.state.load(Ordering::Relaxed) < HANDLE
+    }
+}
+
+/// The table's reference to a registration; dropping it lets go.
+pub(crate) struct Listed(NonNull<Registration>);
+
+// SAFETY: a reference to a `Sync` registration, released with atomics.
+unsafe impl Send for Listed {}
+
+impl Listed {
+    fn get(&self) -> &Registration {
+        // SAFETY: the table's reference keeps the registration allocated.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// Turns the table's reference into a handle, unless the registration is cancelled:
+    /// what the death holds while it runs the callback or tells the listener.
+    fn into_handle(self) -> Option<NonNull<Registration>> {
+        let state = &self.get().state;
+        let mut n = state.load(Ordering::Relaxed);
+        loop {
+            if n < HANDLE {
+                // Cancelled: dropping `self` lets go.
+                return None;
+            }
+            // One read-modify-write acquires the handle and clears the flag. Acquire: the
+            // callback or listener reads what the registration's maker wrote.
+            match state.compare_exchange_weak(
+                n,
+                n + HANDLE - LISTED,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    let registration = self.0;
+                    std::mem::forget(self);
+                    return Some(registration);
+                }
+                Err(seen) => n = seen,
+            }
+        }
+    }
+}
+
+impl Drop for Listed {
+    fn drop(&mut self) {
+        let old = self.get().state.fetch_and(!LISTED, Ordering::AcqRel);
+        if old & CANCELLED != 0 {
+            // SAFETY: cancelled (no handle is left) and now unlisted; this was the last
+            // reference.
+            unsafe { Registration::free(self.0) };
+        }
     }
 }
 
@@ -198,12 +292,12 @@ const SHARDS: usize = 64;
 /// The registrations of one object, in registration order; most objects have one, which
 /// then needs no allocation of its own.
 enum List {
-    One(Arc<Registration>),
-    Many(Vec<Arc<Registration>>),
+    One(Listed),
+    Many(Vec<Listed>),
 }
 
 impl List {
-    fn into_vec(self) -> Vec<Arc<Registration>> {
+    fn into_vec(self) -> Vec<Listed> {
         match self {
             List::One(one) => vec![one],
             List::Many(many) => many,
@@ -223,21 +317,26 @@ fn shard(target: NonNull<Header>) -> &'static Mutex<Entries> {
     &REGISTRY[(addr >> 4 ^ addr >> 12) % SHARDS]
 }
 
-/// Adds `registration` to its object's callbacks. Returns `false`, inserting nothing, when
-/// the collector is already tearing the object down.
+/// Hands the table's reference to `registration` (made by [`Registration::new`] or
+/// [`Registration::with_listener`]) to its object's callbacks. Returns `false`, inserting
+/// nothing and letting go of that reference, when the collector is already tearing the
+/// object down.
 ///
 /// # Safety
-/// The caller holds a strong handle to the registration's target, and has set its
-/// `HAS_CALLBACKS` (with the registration's weak reference, `Header::inc_weak_flagging`). A
-/// flag left by a refused registration only sends the death to look in the table for nothing.
-pub(crate) unsafe fn register(registration: Arc<Registration>) -> bool {
-    let target = registration.target;
+/// The caller holds a strong handle to the registration's target and a handle of the
+/// registration, gives up the table's reference, and has set the target's `HAS_CALLBACKS`
+/// (with the registration's weak reference, `Header::inc_weak_flagging`). A flag left by a
+/// refused registration only sends the death to look in the table for nothing.
+pub(crate) unsafe fn register(registration: NonNull<Registration>) -> bool {
+    let registration = Listed(registration);
+    let target = registration.get().target;
     // SAFETY: the caller's strong handle keeps the header allocated.
     let header = unsafe { target.as_ref() };
     let mut entries = shard(target).lock();
     // Under the shard lock: a collector marks an object torn down before it takes the
     // entries (same lock), so a registration either is taken with them or sees the mark.
     if header.flags(Ordering::Acquire) & TORN_DOWN != 0 {
+        // Letting go of the table's reference frees nothing: the caller holds a handle.
         return false;
     }
     debug_assert!(header.flags(Ordering::Relaxed) & HAS_CALLBACKS != 0, "flagged by the caller");
@@ -247,17 +346,21 @@ pub(crate) unsafe fn register(registration: Arc<Registration>) -> bool {
         }
         std::collections::hash_map::Entry::Occupied(mut slot) => {
             let list = slot.get_mut();
+            // Cancelled registrations that the table lets go of here are freed under the
+            // lock; that runs no user code (their callbacks were dropped at cancellation).
             if let List::One(first) = list {
-                if first.is_cancelled() {
+                if first.get().is_cancelled() {
                     *first = registration;
                     return true;
                 }
-                let first = first.clone();
+                let List::One(first) = std::mem::replace(list, List::Many(Vec::new())) else {
+                    unreachable!("matched above")
+                };
                 *list = List::Many(vec![first]);
             }
             let List::Many(list) = list else { unreachable!("made a list above") };
             if list.len() >= 8 && list.len().is_power_of_two() {
-                list.retain(|r| !r.is_cancelled());
+                list.retain(|r| !r.get().is_cancelled());
             }
             list.push(registration);
         }
@@ -266,7 +369,7 @@ pub(crate) unsafe fn register(registration: Arc<Registration>) -> bool {
 }
 
 /// Takes every registration of a dead (or condemned) object out of the table.
-pub(crate) fn take(target: NonNull<Header>) -> Vec<Arc<Registration>> {
+pub(crate) fn take(target: NonNull<Header>) -> Vec<Listed> {
     take_list(target).map_or_else(Vec::new, List::into_vec)
 }
 
@@ -293,23 +396,18 @@ pub(crate) fn take_and_fire(target: NonNull<Header>) {
 
 /// Takes the finalizer registrations of a condemned object out of the table, leaving the
 /// others for teardown.
-pub(crate) fn take_finalizers(target: NonNull<Header>) -> Vec<Arc<Registration>> {
+pub(crate) fn take_finalizers(target: NonNull<Header>) -> Vec<Listed> {
     let mut entries = shard(target).lock();
     let addr = target.as_ptr() as usize;
     let Some(list) = entries.get_mut(&addr) else { return Vec::new() };
     match list {
-        List::One(one) if one.finalizer => {
+        List::One(one) if one.get().finalizer => {
             entries.remove(&addr).map_or_else(Vec::new, List::into_vec)
         }
         List::One(_) => Vec::new(),
         List::Many(many) => {
-            let mut taken = Vec::new();
-            many.retain(|r| {
-                if r.finalizer {
-                    taken.push(Arc::clone(r));
-                }
-                !r.finalizer
-            });
+            let (taken, kept) = std::mem::take(many).into_iter().partition(|r| r.get().finalizer);
+            *many = kept;
             if many.is_empty() {
                 entries.remove(&addr);
             }
@@ -320,20 +418,21 @@ pub(crate) fn take_finalizers(target: NonNull<Header>) -> Vec<Arc<Registration>>
 
 /// Runs the callbacks of `registrations` (in registration order as taken), newest first,
 /// skipping cancelled ones; a panic in one is reported and the rest still run.
-pub(crate) fn fire(registrations: Vec<Arc<Registration>>) {
+pub(crate) fn fire(registrations: Vec<Listed>) {
     for registration in registrations.into_iter().rev() {
         fire_one(registration);
     }
 }
 
-fn fire_one(registration: Arc<Registration>) {
-    match &registration.action {
+fn fire_one(registration: Listed) {
+    // A cancelled registration is let go of untold. Otherwise the handle acquired here keeps
+    // the count above zero while the callback or listener runs, so that a concurrent last
+    // drop cannot cancel it under its feet.
+    let Some(registration) = registration.into_handle() else { return };
+    // SAFETY: the handle acquired above keeps it allocated.
+    let action = unsafe { &registration.as_ref().action };
+    match action {
         Action::Callback(callback) => {
-            // Hold a handle while deciding, so that a concurrent last drop cannot cancel (and
-            // release the weak reference) under the callback's feet.
-            if !registration.try_acquire_handle() {
-                return;
-            }
             // SAFETY: the handle acquired above keeps the count above zero, so the
             // cancellation cannot take the callback now, and did not before (the acquire
             // would have failed); the registration was in the table once, so no other death
@@ -344,21 +443,19 @@ fn fire_one(registration: Arc<Registration>) {
                 Some(callback) => {
                     contained("weak reference callback", || callback(registration));
                 }
-                None => registration.release_handle(),
+                // SAFETY: the handle acquired above, given up.
+                None => unsafe { Registration::release_handle(registration) },
             }
         }
         Action::Listener { listener, token, object } => {
-            // A registration whose handles were all dropped before this death is not told.
-            // No handle is taken (two read-modify-writes fewer per death): see `Listener`.
-            if registration.is_cancelled() {
-                return;
-            }
             if let Some(listener) = listener.upgrade() {
                 contained("death listener", || listener.object_died(*token, *object));
                 // Dropped outside `contained`'s report but still contained: a listener's
                 // last strong reference may go here.
                 contained("dropping a death listener", || drop(listener));
             }
+            // SAFETY: the handle acquired above, given up.
+            unsafe { Registration::release_handle(registration) };
         }
     }
 }

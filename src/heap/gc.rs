@@ -554,16 +554,18 @@ impl<T: Send + 'static> Gc<T> {
         // The registration's own weak reference on the box, and the flag that sends its death
         // to the registry.
         this.header().inc_weak_flagging(HAS_CALLBACKS);
-        let erased: callbacks::ErasedCallback = Box::new(move |registration: Arc<Registration>| {
-            let dead = Weak::<T>::from_registration(registration, tracked);
+        let erased: callbacks::ErasedCallback = Box::new(move |registration| {
+            // SAFETY: the death hands the callback one handle of its registration.
+            let dead = unsafe { Weak::<T>::from_registration(registration, tracked) };
             callback(&dead);
         });
-        let registration =
-            Arc::new(Registration::new(header, release_weak::<T>, erased, finalizer));
-        // SAFETY: `this` is a strong handle to the target. When the collector is already
+        let registration = Registration::new(header, release_weak::<T>, erased, finalizer);
+        // SAFETY: `this` is a strong handle to the target; the table's reference is handed
+        // over and the caller's handle is adopted below. When the collector is already
         // tearing the object down nothing is registered: the handle is dead from the start.
-        unsafe { callbacks::register(Arc::clone(&registration)) };
-        Weak::from_registration(registration, tracked)
+        unsafe { callbacks::register(registration) };
+        // SAFETY: the registration's first handle, adopted.
+        unsafe { Weak::from_registration(registration, tracked) }
     }
 
     /// A weak handle ([`Watch`](crate::Watch)) whose registration tells `listener` when the
@@ -620,17 +622,14 @@ impl<T: Send + 'static> Gc<T> {
         let listener: std::sync::Weak<L> = Arc::downgrade(listener);
         let listener: std::sync::Weak<dyn callbacks::DeathListener> = listener;
         let object = Gc::as_ptr(this).cast::<()>();
-        let registration = Arc::new(Registration::with_listener(
-            header,
-            release_weak::<T>,
-            listener,
-            token,
-            object,
-        ));
+        let registration =
+            Registration::with_listener(header, release_weak::<T>, listener, token, object);
         // SAFETY: as in `downgrade_with`.
-        let registered = unsafe { callbacks::register(Arc::clone(&registration)) };
+        let registered = unsafe { callbacks::register(registration) };
         // Dropped at once when refused: that releases the registration's weak reference.
-        let watch = super::watch::Watch::new(Weak::from_registration(registration, tracked));
+        // SAFETY: the registration's first handle, adopted.
+        let watch =
+            super::watch::Watch::new(unsafe { Weak::from_registration(registration, tracked) });
         registered.then_some(watch)
     }
 }

@@ -4,7 +4,6 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
-use std::sync::Arc;
 
 use super::callbacks::Registration;
 use super::header::Header;
@@ -37,7 +36,7 @@ use crate::Gc;
 /// assert!(r.upgrade().is_none());
 /// ```
 pub struct Weak<T> {
-    /// The object's header (`Plain`), a tagged `Arc<Registration>` pointer (`Registered`, low
+    /// The object's header (`Plain`), a tagged registration pointer (`Registered`, low
     /// bit set), or `DANGLING` (made by `Weak::new`).
     raw: NonNull<u8>,
     _observes: PhantomData<GcBox<T>>,
@@ -77,12 +76,16 @@ impl<T> Weak<T> {
         Weak { raw, _observes: PhantomData }
     }
 
-    /// Adopts one handle count (and this `Arc` count) of `registration`.
-    pub(crate) fn from_registration(registration: Arc<Registration>, tracked: bool) -> Weak<T> {
+    /// Adopts one handle count of `registration`.
+    ///
+    /// # Safety
+    /// The caller owns that handle count, and the registration's target is a `GcBox<T>`.
+    pub(crate) unsafe fn from_registration(
+        registration: NonNull<Registration>,
+        tracked: bool,
+    ) -> Weak<T> {
         let tag = REGISTERED | if tracked { TRACKED } else { 0 };
-        let raw = Arc::into_raw(registration).cast::<u8>().cast_mut().map_addr(|a| a | tag);
-        // SAFETY: from a non-null Arc pointer, with a bit set.
-        let raw = unsafe { NonNull::new_unchecked(raw) };
+        let raw = registration.cast::<u8>().map_addr(|a| a | tag);
         Weak { raw, _observes: PhantomData }
     }
 
@@ -91,8 +94,8 @@ impl<T> Weak<T> {
         if addr == DANGLING {
             Kind::Dangling
         } else if addr & REGISTERED != 0 {
-            // SAFETY: this handle owns an Arc count of the registration.
-            Kind::Registered(unsafe { &*self.registration_ptr() })
+            // SAFETY: this handle owns a handle count of the registration.
+            Kind::Registered(unsafe { self.registration_ptr().as_ref() })
         } else {
             let header = self.raw.map_addr(|a| {
                 // SAFETY: clearing tag bits of an 8-aligned, non-null address leaves it non-zero.
@@ -103,8 +106,13 @@ impl<T> Weak<T> {
     }
 
     /// The registration pointer of a `Registered` handle, untagged.
-    fn registration_ptr(&self) -> *const Registration {
-        self.raw.as_ptr().map_addr(|a| a & !TAGS).cast::<Registration>()
+    fn registration_ptr(&self) -> NonNull<Registration> {
+        self.raw
+            .map_addr(|a| {
+                // SAFETY: clearing tag bits of an 8-aligned, non-null address leaves it non-zero.
+                unsafe { std::num::NonZeroUsize::new_unchecked(a.get() & !TAGS) }
+            })
+            .cast::<Registration>()
     }
 
     /// A plain handle to the same object that owns **no** weak reference: it borrows this
@@ -273,11 +281,7 @@ impl<T> Clone for Weak<T> {
             Kind::Dangling => {}
             // SAFETY: this handle keeps the header allocated.
             Kind::Plain(h) => unsafe { h.as_ref() }.inc_weak(),
-            Kind::Registered(r) => {
-                r.acquire_handle();
-                // SAFETY: this handle owns an Arc count, so the Arc is alive.
-                unsafe { Arc::increment_strong_count(self.registration_ptr()) };
-            }
+            Kind::Registered(r) => r.acquire_handle(),
         }
         Weak { raw: self.raw, _observes: PhantomData }
     }
@@ -289,11 +293,8 @@ impl<T> Drop for Weak<T> {
             Kind::Dangling => {}
             // SAFETY: this handle's weak reference is released once; the box is a GcBox<T>.
             Kind::Plain(h) => unsafe { release_weak::<T>(h) },
-            Kind::Registered(r) => {
-                r.release_handle();
-                // SAFETY: this handle's Arc count, released once.
-                unsafe { Arc::decrement_strong_count(self.registration_ptr()) };
-            }
+            // SAFETY: this handle's count, released once.
+            Kind::Registered(_) => unsafe { Registration::release_handle(self.registration_ptr()) },
         }
     }
 }
