@@ -138,8 +138,8 @@ impl<T, F> Clone for Finalizer<T, F> {
     }
 }
 
-/// One registration: the callback until it runs, and the finalizer weak handle that runs it
-/// at the object's death.
+/// One registration: the callback until it runs, and the finalizer weak handle whose death
+/// callback runs it (found in the registry by `id`: the death callback owns nothing).
 struct Slot<T, F> {
     id: u64,
     heap: u32,
@@ -155,15 +155,18 @@ struct State<T, F> {
 impl<T, F> Slot<T, F> {
     /// Takes the callback and the watch out (at most once overall) and unregisters. The
     /// watch is dropped by the caller, outside the lock: dropping it may cancel its
-    /// registration, which drops the death callback holding this slot.
+    /// registration.
     fn take(&self) -> Option<(F, Option<Weak<T>>)> {
-        let taken = {
-            let mut state = self.state.lock();
-            let callback = state.callback.take()?;
-            (callback, state.watch.take())
-        };
-        registry().remove(self.id);
+        let taken = self.take_unlisted()?;
+        drop(registry().remove(self.id));
         Some(taken)
+    }
+
+    /// [`take`](Slot::take) for a slot the registry no longer holds.
+    fn take_unlisted(&self) -> Option<(F, Option<Weak<T>>)> {
+        let mut state = self.state.lock();
+        let callback = state.callback.take()?;
+        Some((callback, state.watch.take()))
     }
 }
 
@@ -173,7 +176,10 @@ where
 {
     /// Runs the callback now unless it already ran, was detached, or shutdown is complete.
     fn run(&self) -> Option<R> {
-        let (callback, watch) = self.take()?;
+        self.run_taken(self.take()?)
+    }
+
+    fn run_taken(&self, (callback, watch): (F, Option<Weak<T>>)) -> Option<R> {
         drop(watch);
         if registry().is_shut_down(self.heap) {
             contained("dropping a finalizer after shutdown", || drop(callback));
@@ -183,11 +189,13 @@ where
     }
 }
 
-/// A registration as the registry sees it: something to run at exit.
+/// A registration as the registry sees it: something to run at exit or at its object's death.
 trait Pending: Send + Sync {
     fn heap(&self) -> u32;
     fn atexit(&self) -> bool;
     fn run_at_exit(&self);
+    /// Runs it once the registry let go of it (its object died).
+    fn run_unlisted(&self);
 }
 
 impl<T, F, R> Pending for Slot<T, F>
@@ -206,6 +214,12 @@ where
     fn run_at_exit(&self) {
         drop(self.run());
     }
+
+    fn run_unlisted(&self) {
+        if let Some(taken) = self.take_unlisted() {
+            drop(self.run_taken(taken));
+        }
+    }
 }
 
 impl<T, F, R> Finalizer<T, F>
@@ -215,24 +229,21 @@ where
 {
     fn register(obj: &Gc<T>, callback: F) -> Finalizer<T, F> {
         let registry = registry();
-        let slot = Arc::new(Slot {
-            id: registry.next_id(),
-            heap: Gc::heap_id(obj),
-            atexit: AtomicBool::new(true),
-            state: Mutex::new(State { callback: Some(callback), watch: None }),
-        });
+        let id = registry.next_id();
+        let heap = Gc::heap_id(obj);
+        let atexit = AtomicBool::new(true);
         if Gc::try_get(obj).is_none() {
             // Being torn down by the collector: it will never die again.
-            let unrun = slot.state.lock().callback.take();
-            contained("dropping a finalizer registered too late", || drop(unrun));
-            return Finalizer { slot };
+            contained("dropping a finalizer registered too late", || drop(callback));
+            let state = Mutex::new(State { callback: None, watch: None });
+            return Finalizer { slot: Arc::new(Slot { id, heap, atexit, state }) };
         }
-        // Registered before the watch exists, so that a death racing this call (impossible
-        // while `obj` is borrowed, but cheap to keep right) finds the entry to remove.
-        registry.insert(slot.id, Arc::clone(&slot) as Arc<dyn Pending>);
-        let at_death = Arc::clone(&slot);
-        let watch = Gc::downgrade_with_finalizer(obj, move |_| drop(at_death.run()));
-        slot.state.lock().watch = Some(watch);
+        // The object cannot die before the slot is in the registry (`obj` is borrowed), so
+        // its death finds it there.
+        let watch = Gc::downgrade_with_finalizer(obj, move |_| registry.run_at_death(id));
+        let state = Mutex::new(State { callback: Some(callback), watch: Some(watch) });
+        let slot = Arc::new(Slot { id, heap, atexit, state });
+        registry.insert(id, Arc::clone(&slot) as Arc<dyn Pending>);
         Finalizer { slot }
     }
 
@@ -261,7 +272,7 @@ where
             let callback = state.callback.take()?;
             (obj, callback, state.watch.take())
         };
-        registry().remove(self.slot.id);
+        drop(registry().remove(self.slot.id));
         drop(watch);
         Some((obj, callback))
     }
@@ -417,20 +428,25 @@ impl Registry {
         self.shard(id).lock().insert(id, pending);
     }
 
-    fn remove(&self, id: u64) {
-        // The entry is dropped outside the lock: it may be the last owner of a callback.
-        let removed = {
-            let mut shard = self.shard(id).lock();
-            let removed = shard.remove(&id);
-            // A table emptied after a burst gives its memory back: lookups in a large, sparse
-            // table would miss the cache on every call.
-            let len = shard.len();
-            if shard.capacity() > 64 && len < shard.capacity() / 8 {
-                shard.shrink_to(len * 2);
-            }
-            removed
-        };
-        drop(removed);
+    /// Takes `id`'s entry out. The caller drops it, outside the lock: it may be the last owner
+    /// of a callback.
+    fn remove(&self, id: u64) -> Option<Arc<dyn Pending>> {
+        let mut shard = self.shard(id).lock();
+        let removed = shard.remove(&id);
+        // A table emptied after a burst gives its memory back: lookups in a large, sparse
+        // table would miss the cache on every call.
+        let len = shard.len();
+        if shard.capacity() > 64 && len < shard.capacity() / 8 {
+            shard.shrink_to(len * 2);
+        }
+        removed
+    }
+
+    /// Runs the finalizer numbered `id` if the registry still holds it: its object died.
+    fn run_at_death(&self, id: u64) {
+        if let Some(pending) = self.remove(id) {
+            pending.run_unlisted();
+        }
     }
 
     fn is_shut_down(&self, heap: u32) -> bool {
