@@ -43,7 +43,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::contain::contained;
-use crate::sync::{global, global_atomic, AtomicBool, CachePadded, Mutex, Ordering, RwLock};
+use crate::sync::{global, global_atomic, AtomicBool, CachePadded, Ordering, RwLock, SpinMutex};
 use crate::{Gc, Heap, Referents, Trace, Weak};
 
 /// Registers `callback` to run once when `obj` dies (Python's `weakref.finalize(obj, func)`).
@@ -144,7 +144,7 @@ struct Slot<T, F> {
     id: u64,
     heap: u32,
     atexit: AtomicBool,
-    state: Mutex<State<T, F>>,
+    state: SpinMutex<State<T, F>>,
 }
 
 struct State<T, F> {
@@ -235,13 +235,13 @@ where
         if Gc::try_get(obj).is_none() {
             // Being torn down by the collector: it will never die again.
             contained("dropping a finalizer registered too late", || drop(callback));
-            let state = Mutex::new(State { callback: None, watch: None });
+            let state = SpinMutex::new(State { callback: None, watch: None });
             return Finalizer { slot: Arc::new(Slot { id, heap, atexit, state }) };
         }
         // The object cannot die before the slot is in the registry (`obj` is borrowed), so
         // its death finds it there.
         let watch = Gc::downgrade_with_finalizer(obj, move |_| registry.run_at_death(id));
-        let state = Mutex::new(State { callback: Some(callback), watch: Some(watch) });
+        let state = SpinMutex::new(State { callback: Some(callback), watch: Some(watch) });
         let slot = Arc::new(Slot { id, heap, atexit, state });
         registry.insert(id, Arc::clone(&slot) as Arc<dyn Pending>);
         Finalizer { slot }
@@ -378,7 +378,7 @@ type Entries = HashMap<u64, Arc<dyn Pending>, ahash::RandomState>;
 
 /// Every live registration, by id (registration order), sharded to keep threads apart.
 struct Registry {
-    shards: Box<[CachePadded<Mutex<Entries>>]>,
+    shards: Box<[CachePadded<SpinMutex<Entries>>]>,
     /// Heaps whose finalizers are shut down.
     shut_down: RwLock<ShutDown>,
 }
@@ -397,7 +397,7 @@ impl ShutDown {
 
 global! {
     static REGISTRY: Registry = Registry {
-        shards: (0..SHARDS).map(|_| CachePadded(Mutex::new(HashMap::default()))).collect(),
+        shards: (0..SHARDS).map(|_| CachePadded(SpinMutex::new(HashMap::default()))).collect(),
         shut_down: RwLock::new(ShutDown::default()),
     };
 }
@@ -420,7 +420,7 @@ impl Registry {
         NEXT_ID.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn shard(&self, id: u64) -> &Mutex<Entries> {
+    fn shard(&self, id: u64) -> &SpinMutex<Entries> {
         &self.shards[id as usize % SHARDS]
     }
 

@@ -15,6 +15,15 @@ pub(crate) use loom::sync::atomic::{
 #[cfg(weakling_loom)]
 pub(crate) use loom::thread_local;
 
+#[cfg_attr(weakling_loom, allow(dead_code))]
+mod spin;
+#[cfg(not(weakling_loom))]
+pub(crate) use spin::SpinMutex;
+/// Under loom the protocols' models lock a [`Mutex`] where the crate uses a spin lock (see
+/// `spin`); the spin lock has its own model.
+#[cfg(weakling_loom)]
+pub(crate) type SpinMutex<T> = Mutex<T>;
+
 /// A mutual-exclusion lock with an infallible `lock`.
 #[derive(Debug, Default)]
 pub(crate) struct Mutex<T>(

@@ -38,7 +38,7 @@ use std::ptr::NonNull;
 use super::box_cache;
 use super::header::{Header, HAS_CALLBACKS, TORN_DOWN};
 use crate::contain::contained;
-use crate::sync::{global, AtomicUsize, CachePadded, ExclusiveCell, Mutex, Ordering};
+use crate::sync::{global, AtomicUsize, CachePadded, ExclusiveCell, Ordering, SpinMutex};
 
 /// A callback with its type erased: it receives its registration with one handle count,
 /// which it turns into a typed [`Weak`](crate::Weak) handle before calling the user's code.
@@ -308,11 +308,11 @@ impl List {
 type Entries = HashMap<usize, List, ahash::RandomState>;
 
 global! {
-    static REGISTRY: Box<[CachePadded<Mutex<Entries>>]> =
-        (0..SHARDS).map(|_| CachePadded(Mutex::new(Entries::default()))).collect();
+    static REGISTRY: Box<[CachePadded<SpinMutex<Entries>>]> =
+        (0..SHARDS).map(|_| CachePadded(SpinMutex::new(Entries::default()))).collect();
 }
 
-fn shard(target: NonNull<Header>) -> &'static Mutex<Entries> {
+fn shard(target: NonNull<Header>) -> &'static SpinMutex<Entries> {
     let addr = target.as_ptr() as usize;
     &REGISTRY[(addr >> 4 ^ addr >> 12) % SHARDS]
 }
