@@ -18,11 +18,14 @@ pub(crate) use loom::thread_local;
 #[cfg_attr(weakling_loom, allow(dead_code))]
 mod spin;
 #[cfg(not(weakling_loom))]
-pub(crate) use spin::SpinMutex;
+pub(crate) use spin::{SpinMutex, SpinRwLock};
 /// Under loom the protocols' models lock a [`Mutex`] where the crate uses a spin lock (see
-/// `spin`); the spin lock has its own model.
+/// `spin`); the spin locks have their own models.
 #[cfg(weakling_loom)]
 pub(crate) type SpinMutex<T> = Mutex<T>;
+/// As [`SpinMutex`], an [`RwLock`] under loom.
+#[cfg(weakling_loom)]
+pub(crate) type SpinRwLock<T> = RwLock<T>;
 
 /// A mutual-exclusion lock with an infallible `lock`.
 #[derive(Debug, Default)]

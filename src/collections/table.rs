@@ -27,7 +27,7 @@
 pub(crate) use hashbrown::hash_table::Entry;
 use hashbrown::hash_table::HashTable;
 
-use crate::sync::{CachePadded, RwLock};
+use crate::sync::{CachePadded, SpinRwLock};
 
 /// An entry that knows its hash.
 pub(crate) trait Hashed {
@@ -36,7 +36,7 @@ pub(crate) trait Hashed {
 
 /// The sharded table.
 pub(crate) struct Table<E> {
-    shards: Box<[CachePadded<RwLock<HashTable<E>>>]>,
+    shards: Box<[CachePadded<SpinRwLock<HashTable<E>>>]>,
     /// `hash << 7 >> shift` is the shard index (hashbrown uses the top 7 bits itself).
     shift: u32,
 }
@@ -58,13 +58,13 @@ impl<E: Hashed> Table<E> {
         let per_shard = capacity.div_ceil(shards);
         Table {
             shards: (0..shards)
-                .map(|_| CachePadded(RwLock::new(HashTable::with_capacity(per_shard))))
+                .map(|_| CachePadded(SpinRwLock::new(HashTable::with_capacity(per_shard))))
                 .collect(),
             shift: usize::BITS - shards.trailing_zeros(),
         }
     }
 
-    fn shard(&self, hash: u64) -> &RwLock<HashTable<E>> {
+    fn shard(&self, hash: u64) -> &SpinRwLock<HashTable<E>> {
         let index = if self.shards.len() == 1 { 0 } else { ((hash as usize) << 7) >> self.shift };
         &self.shards[index]
     }

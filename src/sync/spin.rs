@@ -1,22 +1,23 @@
-//! A spin lock for the short critical sections of hot registries: the death-callback table's
-//! shards and the finalize registry's.
+//! Spin locks for the short critical sections of hot tables: the death-callback table's
+//! shards, the finalize registry's, and the weak collections' table shards.
 //!
-//! Taking it is one compare-exchange and releasing it a plain store, where a parking lock
-//! ([`Mutex`](super::Mutex)) pays a second read-modify-write on release to look for sleeping
-//! waiters. On the paths that use it (an object's death with a callback, a finalizer's
-//! registration) read-modify-writes are most of the cost. A thread that finds it taken spins
+//! Taking one is one compare-exchange and releasing an exclusive hold a plain store, where a
+//! parking lock ([`Mutex`](super::Mutex), [`RwLock`](super::RwLock)) pays a second
+//! read-modify-write on release to look for sleeping waiters. On the paths that use them (an
+//! object's death with a callback, a finalizer's registration, a weak collection's insert and
+//! removal) read-modify-writes are most of the cost. A thread that finds one taken spins
 //! briefly and then gives up its time slice until the lock is free, so a holder that was
-//! preempted is not starved. What it guards must be short, a hash-table insert or removal, and
-//! never user code.
+//! preempted is not starved. What they guard must be short: a hash-table lookup, insert or
+//! removal, and no user code beyond a weak collection's key `Eq`.
 //!
-//! It is built on the crate's atomics and cells, and its own loom model checks that it
-//! excludes and publishes. The loom models of the protocols that use it see a blocking
-//! [`Mutex`](super::Mutex) in its place: loom explores every turn of a spin loop, and with more
-//! than two threads those models no longer finish.
+//! They are built on the crate's atomics and cells, and their own loom models check that they
+//! exclude and publish. The loom models of the protocols that use them see the blocking locks
+//! in their place: loom explores every turn of a spin loop, and with more than two threads
+//! those models no longer finish.
 
 use std::mem::ManuallyDrop;
 
-use super::{AtomicBool, Ordering};
+use super::{AtomicBool, AtomicUsize, Ordering};
 
 #[cfg(weakling_loom)]
 use loom::cell::UnsafeCell;
@@ -25,6 +26,10 @@ use std::cell::UnsafeCell;
 
 /// The holder's pointer to the value (under loom, a tracked access that lasts as long as the
 /// guard, so that loom sees any overlap).
+#[cfg(not(weakling_loom))]
+type SharedPtr<T> = *const T;
+#[cfg(weakling_loom)]
+type SharedPtr<T> = loom::cell::ConstPtr<T>;
 #[cfg(not(weakling_loom))]
 type ExclusivePtr<T> = *mut T;
 #[cfg(weakling_loom)]
@@ -37,6 +42,30 @@ fn exclusive<T>(cell: &UnsafeCell<T>) -> ExclusivePtr<T> {
 #[cfg(weakling_loom)]
 fn exclusive<T>(cell: &UnsafeCell<T>) -> ExclusivePtr<T> {
     cell.get_mut()
+}
+
+#[cfg(not(weakling_loom))]
+fn shared<T>(cell: &UnsafeCell<T>) -> SharedPtr<T> {
+    cell.get()
+}
+#[cfg(weakling_loom)]
+fn shared<T>(cell: &UnsafeCell<T>) -> SharedPtr<T> {
+    cell.get()
+}
+
+/// Reads through a reader's pointer.
+///
+/// # Safety
+/// The caller holds the lock for as long as the reference lives.
+#[cfg(not(weakling_loom))]
+unsafe fn read_shared<T>(ptr: &SharedPtr<T>) -> &T {
+    // SAFETY: the caller holds the lock.
+    unsafe { &**ptr }
+}
+#[cfg(weakling_loom)]
+unsafe fn read_shared<T>(ptr: &SharedPtr<T>) -> &T {
+    // SAFETY: the caller holds the lock.
+    unsafe { ptr.deref() }
 }
 
 /// Reads through the holder's pointer.
@@ -85,6 +114,14 @@ fn back_off(spins: &mut u32) {
     }
     let _ = spins;
     super::yield_now();
+}
+
+/// Reads a lock word while waiting. A plain load: a stale value only costs another turn, since
+/// every change of the word is a compare-exchange that reads the latest. Under loom, a
+/// read-modify-write that changes nothing, so that loom does not explore a waiter reading its
+/// own stale value forever.
+fn peek(word: &AtomicUsize) -> usize {
+    word.load(Ordering::Relaxed)
 }
 
 /// A mutual-exclusion spin lock (see the module docs).
@@ -173,6 +210,178 @@ impl<T> Drop for SpinMutexGuard<'_, T> {
     }
 }
 
+/// A writer holds the lock.
+const WRITER: usize = 1;
+/// A writer is waiting: new readers wait too, so that a stream of readers cannot starve it.
+const WRITER_WAITING: usize = 2;
+/// One reader, counted in the bits above the flags.
+const READER: usize = 4;
+
+/// A reader-writer spin lock (see the module docs): a writer takes it with one
+/// compare-exchange and releases it with a plain store; a reader pays one read-modify-write
+/// each way, as with any reader-writer lock.
+pub(crate) struct SpinRwLock<T> {
+    /// `readers * READER | WRITER_WAITING | WRITER`. While `WRITER` is set, nothing but a
+    /// waiting writer's `WRITER_WAITING` changes the word (readers only add themselves to a
+    /// word without `WRITER`), so the writer's release may store over it: the waiter sets it
+    /// again.
+    state: AtomicUsize,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the lock hands `&mut T` to one thread or `&T` to several, as `std::sync::RwLock`.
+unsafe impl<T: Send> Send for SpinRwLock<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Sync for SpinRwLock<T> {}
+
+impl<T> SpinRwLock<T> {
+    pub(crate) fn new(value: T) -> Self {
+        SpinRwLock { state: AtomicUsize::new(0), value: UnsafeCell::new(value) }
+    }
+
+    #[inline]
+    pub(crate) fn read(&self) -> SpinReadGuard<'_, T> {
+        let s = self.state.load(Ordering::Relaxed);
+        // Acquire: the last writer's Release store is visible.
+        if s & (WRITER | WRITER_WAITING) != 0
+            || s > usize::MAX - READER
+            || self
+                .state
+                .compare_exchange(s, s + READER, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+        {
+            self.read_contended();
+        }
+        SpinReadGuard { lock: self, value: ManuallyDrop::new(shared(&self.value)) }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn read_contended(&self) {
+        let mut spins = 0_u32;
+        loop {
+            let s = peek(&self.state);
+            if s & (WRITER | WRITER_WAITING) == 0 {
+                if s > usize::MAX - READER {
+                    std::process::abort();
+                }
+                if self
+                    .state
+                    .compare_exchange(s, s + READER, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return;
+                }
+            }
+            back_off(&mut spins);
+        }
+    }
+
+    #[inline]
+    pub(crate) fn write(&self) -> SpinWriteGuard<'_, T> {
+        if self.state.compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            self.write_contended();
+        }
+        SpinWriteGuard { lock: self, value: ManuallyDrop::new(exclusive(&self.value)) }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn write_contended(&self) {
+        let mut spins = 0_u32;
+        loop {
+            let s = peek(&self.state);
+            if s & !WRITER_WAITING == 0 {
+                // Free (perhaps announced, by this writer or another): taking it clears the
+                // announcement, and a writer still waiting makes it again.
+                if self
+                    .state
+                    .compare_exchange(s, WRITER, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return;
+                }
+            } else if s & (WRITER | WRITER_WAITING) == 0 {
+                // Readers hold it: announce this writer, so that no new reader comes in. Over
+                // the word just read only, so that an announcement never outlives every
+                // waiting writer. (Writers queue behind a writer without announcing.)
+                let _ = self.state.compare_exchange(
+                    s,
+                    s | WRITER_WAITING,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+            back_off(&mut spins);
+        }
+    }
+}
+
+impl<T: Default> Default for SpinRwLock<T> {
+    fn default() -> Self {
+        SpinRwLock::new(T::default())
+    }
+}
+
+/// Shared access to a [`SpinRwLock`]'s value.
+pub(crate) struct SpinReadGuard<'a, T> {
+    lock: &'a SpinRwLock<T>,
+    value: ManuallyDrop<SharedPtr<T>>,
+}
+
+impl<T> std::ops::Deref for SpinReadGuard<'_, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds a read lock: no writer exists meanwhile.
+        unsafe { read_shared(&self.value) }
+    }
+}
+
+impl<T> Drop for SpinReadGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: once, here; the pointer is not used after.
+        unsafe { end_access(&mut self.value) };
+        // Release: this reader's reads happen before the next writer's Acquire.
+        self.lock.state.fetch_sub(READER, Ordering::Release);
+    }
+}
+
+/// Exclusive access to a [`SpinRwLock`]'s value.
+pub(crate) struct SpinWriteGuard<'a, T> {
+    lock: &'a SpinRwLock<T>,
+    value: ManuallyDrop<ExclusivePtr<T>>,
+}
+
+impl<T> std::ops::Deref for SpinWriteGuard<'_, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the write lock.
+        unsafe { read_exclusive(&self.value) }
+    }
+}
+
+impl<T> std::ops::DerefMut for SpinWriteGuard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds the write lock, and is borrowed mutably.
+        unsafe { write(&mut self.value) }
+    }
+}
+
+impl<T> Drop for SpinWriteGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: once, here; the pointer is not used after.
+        unsafe { end_access(&mut self.value) };
+        // Release: the writer's writes happen before the next holder's Acquire. A plain
+        // store: see `state`.
+        self.lock.state.store(0, Ordering::Release);
+    }
+}
+
 #[cfg(all(test, weakling_loom))]
 mod loom_tests {
     use super::*;
@@ -187,6 +396,50 @@ mod loom_tests {
             *lock.lock() += 1;
             t.join().unwrap();
             assert_eq!(*lock.lock(), 2);
+        });
+    }
+
+    #[test]
+    fn a_spin_rwlock_excludes_writers() {
+        loom::model(|| {
+            let lock = Arc::new(SpinRwLock::new(0_u32));
+            let other = Arc::clone(&lock);
+            let t = loom::thread::spawn(move || *other.write() += 1);
+            *lock.write() += 1;
+            t.join().unwrap();
+            assert_eq!(*lock.read(), 2);
+        });
+    }
+
+    #[test]
+    fn a_spin_rwlock_reader_sees_a_write_whole() {
+        loom::model(|| {
+            let lock = Arc::new(SpinRwLock::new((0_u32, 0_u32)));
+            let other = Arc::clone(&lock);
+            let t = loom::thread::spawn(move || {
+                let mut guard = other.write();
+                guard.0 += 1;
+                guard.1 += 1;
+            });
+            let (a, b) = *lock.read();
+            assert_eq!(a, b, "never half a write");
+            t.join().unwrap();
+            assert_eq!(*lock.read(), (1, 1));
+        });
+    }
+
+    #[test]
+    fn spin_rwlock_readers_share_it_and_leave_it_free() {
+        loom::model(|| {
+            let lock = Arc::new(SpinRwLock::new(7_u32));
+            let other = Arc::clone(&lock);
+            let t = loom::thread::spawn(move || *other.read());
+            let mine = lock.read();
+            assert_eq!(*mine, 7);
+            drop(mine);
+            assert_eq!(t.join().unwrap(), 7);
+            *lock.write() += 1;
+            assert_eq!(*lock.read(), 8);
         });
     }
 }
