@@ -14,7 +14,7 @@ use super::callbacks::{self, Registration};
 use super::deferred::{self, Pending};
 use super::ephemeron::take_attached;
 use super::header::{Header, HAS_ATTACHMENTS, HAS_CALLBACKS};
-use super::layout::{self, gc_head_of, release_weak, vtable_of, GcBox};
+use super::layout::{self, free, gc_head_of, release_weak, vtable_of, GcBox};
 use super::space::{heap_of, Heap, HeapInner};
 use super::thread_state::{self, ThreadState};
 use super::trace::{Trace, Tracer};
@@ -465,7 +465,7 @@ unsafe fn drop_and_release(
         });
     }
     // The strong handles' shared weak reference, released once.
-    if h.dec_weak() {
+    if h.release_strong_share() {
         // SAFETY: no reference of any kind remains.
         unsafe { dealloc(header) };
     }
@@ -754,9 +754,12 @@ impl<T> Gc<T> {
             && !std::mem::needs_drop::<T>()
             && h.flags(Ordering::Acquire) & (HAS_CALLBACKS | HAS_ATTACHMENTS) == 0
         {
-            // Nothing to run and nothing that could recurse: free at once.
-            // SAFETY: the strong handles' shared weak reference, released once.
-            unsafe { release_weak::<T>(header) };
+            // Nothing to run and nothing that could recurse: free at once, unless weak
+            // references keep the box.
+            if h.release_strong_share() {
+                // SAFETY: no reference of any kind remains; a box of `T`.
+                unsafe { free::<T>(header) };
+            }
             return;
         }
         let run = if after_pins { Gc::<T>::destroy_after_pins } else { Gc::<T>::destroy };

@@ -294,6 +294,20 @@ impl Header {
         true
     }
 
+    /// Releases the weak reference that the strong handles shared, once the last of them is
+    /// gone; `true` when it was the last reference of any kind (the box may be freed).
+    ///
+    /// When it is the only weak reference, no other can appear (weak references are made from
+    /// strong handles, none of which is left, or copied from weak references, none of which
+    /// exists), so a load stands in for the decrement. Acquire: the other references' uses,
+    /// published by their Release decrements, happen before the caller frees the box (as in
+    /// the collector's `free_if_unreferenced`).
+    #[inline]
+    pub(crate) fn release_strong_share(&self) -> bool {
+        debug_assert_eq!(self.strong_count(), 0);
+        self.raw_weak_count() == 1 || self.dec_weak()
+    }
+
     /// The raw weak count, the strong handles' shared reference included.
     #[inline]
     pub(crate) fn raw_weak_count(&self) -> usize {
