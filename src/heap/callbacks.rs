@@ -198,7 +198,15 @@ impl Registration {
         // SAFETY: the caller's handle keeps the registration allocated until the decrement
         // below; after it, only the last handle's owner still uses it.
         let registration = unsafe { this.as_ref() };
-        let old = registration.state.fetch_sub(HANDLE, Ordering::AcqRel);
+        // The only handle of a registration that the table let go of: no other reference can
+        // appear (handles are copied from handles, and the table never takes it back), so a
+        // load stands in for the decrement. Acquire: the other owners' uses, published by
+        // their Release read-modify-writes, happen before the free.
+        let old = if registration.state.load(Ordering::Acquire) == HANDLE {
+            HANDLE
+        } else {
+            registration.state.fetch_sub(HANDLE, Ordering::AcqRel)
+        };
         if old / HANDLE != 1 {
             return;
         }
