@@ -17,7 +17,7 @@
 
 use std::mem::ManuallyDrop;
 
-use super::{AtomicBool, AtomicUsize, Ordering};
+use super::{AtomicUsize, Ordering};
 
 #[cfg(weakling_loom)]
 use loom::cell::UnsafeCell;
@@ -124,89 +124,27 @@ fn peek(word: &AtomicUsize) -> usize {
     word.load(Ordering::Relaxed)
 }
 
-/// A mutual-exclusion spin lock (see the module docs).
-pub(crate) struct SpinMutex<T> {
-    locked: AtomicBool,
-    value: UnsafeCell<T>,
-}
+/// A mutual-exclusion spin lock (see the module docs): a [`SpinRwLock`] that only writes.
+pub(crate) struct SpinMutex<T>(SpinRwLock<T>);
 
-// SAFETY: the lock hands the value to one thread at a time, as `std::sync::Mutex` does.
-unsafe impl<T: Send> Send for SpinMutex<T> {}
-// SAFETY: as above.
+// SAFETY: the lock hands the value to one thread at a time (it never takes a read lock), as
+// `std::sync::Mutex` does, so `T: Send` is enough.
 unsafe impl<T: Send> Sync for SpinMutex<T> {}
 
 impl<T> SpinMutex<T> {
     pub(crate) fn new(value: T) -> Self {
-        SpinMutex { locked: AtomicBool::new(false), value: UnsafeCell::new(value) }
+        SpinMutex(SpinRwLock::new(value))
     }
 
     #[inline]
-    pub(crate) fn lock(&self) -> SpinMutexGuard<'_, T> {
-        // Acquire: the last holder's writes, published by its Release store, are visible.
-        if self.locked.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err()
-        {
-            self.lock_contended();
-        }
-        SpinMutexGuard { lock: self, value: ManuallyDrop::new(exclusive(&self.value)) }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn lock_contended(&self) {
-        let mut spins = 0_u32;
-        loop {
-            // Read-only while it is taken, so that waiters do not pull the line from the holder.
-            while self.locked.load(Ordering::Relaxed) {
-                back_off(&mut spins);
-            }
-            if self
-                .locked
-                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-            {
-                return;
-            }
-            back_off(&mut spins);
-        }
+    pub(crate) fn lock(&self) -> SpinWriteGuard<'_, T> {
+        self.0.write()
     }
 }
 
 impl<T: Default> Default for SpinMutex<T> {
     fn default() -> Self {
         SpinMutex::new(T::default())
-    }
-}
-
-/// The holder's access to a [`SpinMutex`]; dropping it releases the lock.
-pub(crate) struct SpinMutexGuard<'a, T> {
-    lock: &'a SpinMutex<T>,
-    value: ManuallyDrop<ExclusivePtr<T>>,
-}
-
-impl<T> std::ops::Deref for SpinMutexGuard<'_, T> {
-    type Target = T;
-    #[inline]
-    fn deref(&self) -> &T {
-        // SAFETY: the guard holds the lock.
-        unsafe { read_exclusive(&self.value) }
-    }
-}
-
-impl<T> std::ops::DerefMut for SpinMutexGuard<'_, T> {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: the guard holds the lock, and is borrowed mutably.
-        unsafe { write(&mut self.value) }
-    }
-}
-
-impl<T> Drop for SpinMutexGuard<'_, T> {
-    #[inline]
-    fn drop(&mut self) {
-        // SAFETY: once, here; the pointer is not used after.
-        unsafe { end_access(&mut self.value) };
-        // Release: the holder's writes happen before the next holder's Acquire.
-        self.lock.locked.store(false, Ordering::Release);
     }
 }
 
