@@ -43,7 +43,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::contain::contained;
-use crate::sync::{global, global_atomic, AtomicBool, CachePadded, Ordering, RwLock, SpinMutex};
+use crate::sync::{
+    global, global_atomic, AtomicBool, CachePadded, Mutex, Ordering, RwLock, SpinMutex,
+};
 use crate::{Gc, Heap, Referents, Trace, Weak};
 
 /// Registers `callback` to run once when `obj` dies (Python's `weakref.finalize(obj, func)`).
@@ -144,7 +146,8 @@ struct Slot<T, F> {
     id: u64,
     heap: u32,
     atexit: AtomicBool,
-    state: SpinMutex<State<T, F>>,
+    // A parking lock: `peek` runs the callback's `Clone` under it.
+    state: Mutex<State<T, F>>,
 }
 
 struct State<T, F> {
@@ -235,13 +238,13 @@ where
         if Gc::try_get(obj).is_none() {
             // Being torn down by the collector: it will never die again.
             contained("dropping a finalizer registered too late", || drop(callback));
-            let state = SpinMutex::new(State { callback: None, watch: None });
+            let state = Mutex::new(State { callback: None, watch: None });
             return Finalizer { slot: Arc::new(Slot { id, heap, atexit, state }) };
         }
         // The object cannot die before the slot is in the registry (`obj` is borrowed), so
         // its death finds it there.
         let watch = Gc::downgrade_with_finalizer(obj, move |_| registry.run_at_death(id));
-        let state = SpinMutex::new(State { callback: Some(callback), watch: Some(watch) });
+        let state = Mutex::new(State { callback: Some(callback), watch: Some(watch) });
         let slot = Arc::new(Slot { id, heap, atexit, state });
         registry.insert(id, Arc::clone(&slot) as Arc<dyn Pending>);
         Finalizer { slot }
