@@ -116,14 +116,6 @@ fn back_off(spins: &mut u32) {
     super::yield_now();
 }
 
-/// Reads a lock word while waiting. A plain load: a stale value only costs another turn, since
-/// every change of the word is a compare-exchange that reads the latest. Under loom, a
-/// read-modify-write that changes nothing, so that loom does not explore a waiter reading its
-/// own stale value forever.
-fn peek(word: &AtomicUsize) -> usize {
-    word.load(Ordering::Relaxed)
-}
-
 /// A mutual-exclusion spin lock (see the module docs): a [`SpinRwLock`] that only writes.
 pub(crate) struct SpinMutex<T>(SpinRwLock<T>);
 
@@ -150,7 +142,8 @@ impl<T: Default> Default for SpinMutex<T> {
 
 /// A writer holds the lock.
 const WRITER: usize = 1;
-/// A writer is waiting: new readers wait too, so that a stream of readers cannot starve it.
+/// A writer waits for the readers in: new readers wait too, so that a stream of readers cannot
+/// starve it.
 const WRITER_WAITING: usize = 2;
 /// One reader, counted in the bits above the flags.
 const READER: usize = 4;
@@ -159,10 +152,9 @@ const READER: usize = 4;
 /// compare-exchange and releases it with a plain store; a reader pays one read-modify-write
 /// each way, as with any reader-writer lock.
 pub(crate) struct SpinRwLock<T> {
-    /// `readers * READER | WRITER_WAITING | WRITER`. While `WRITER` is set, nothing but a
-    /// waiting writer's `WRITER_WAITING` changes the word (readers only add themselves to a
-    /// word without `WRITER`), so the writer's release may store over it: the waiter sets it
-    /// again.
+    /// `readers * READER | WRITER_WAITING | WRITER`. While `WRITER` is set nothing changes the
+    /// word (readers only add themselves to a word without it, and writers announce themselves
+    /// only to readers), so the writer's release may store zero over it.
     state: AtomicUsize,
     value: UnsafeCell<T>,
 }
@@ -198,7 +190,9 @@ impl<T> SpinRwLock<T> {
     fn read_contended(&self) {
         let mut spins = 0_u32;
         loop {
-            let s = peek(&self.state);
+            // Relaxed: a stale value only costs another turn; every change goes through a
+            // compare-exchange, which reads the latest.
+            let s = self.state.load(Ordering::Relaxed);
             if s & (WRITER | WRITER_WAITING) == 0 {
                 if s > usize::MAX - READER {
                     std::process::abort();
@@ -228,7 +222,7 @@ impl<T> SpinRwLock<T> {
     fn write_contended(&self) {
         let mut spins = 0_u32;
         loop {
-            let s = peek(&self.state);
+            let s = self.state.load(Ordering::Relaxed);
             if s & !WRITER_WAITING == 0 {
                 // Free (perhaps announced, by this writer or another): taking it clears the
                 // announcement, and a writer still waiting makes it again.
