@@ -97,22 +97,21 @@ impl<T> Weak<T> {
             // SAFETY: this handle owns a handle count of the registration.
             Kind::Registered(unsafe { self.registration_ptr().as_ref() })
         } else {
-            let header = self.raw.map_addr(|a| {
-                // SAFETY: clearing tag bits of an 8-aligned, non-null address leaves it non-zero.
-                unsafe { std::num::NonZeroUsize::new_unchecked(a.get() & !TAGS) }
-            });
-            Kind::Plain(header.cast())
+            Kind::Plain(self.untagged().cast())
         }
     }
 
-    /// The registration pointer of a `Registered` handle, untagged.
+    /// The registration pointer of a `Registered` handle.
     fn registration_ptr(&self) -> NonNull<Registration> {
-        self.raw
-            .map_addr(|a| {
-                // SAFETY: clearing tag bits of an 8-aligned, non-null address leaves it non-zero.
-                unsafe { std::num::NonZeroUsize::new_unchecked(a.get() & !TAGS) }
-            })
-            .cast::<Registration>()
+        self.untagged().cast()
+    }
+
+    /// `raw` without its tag bits.
+    fn untagged(&self) -> NonNull<u8> {
+        self.raw.map_addr(|a| {
+            // SAFETY: clearing tag bits of an 8-aligned, non-null address leaves it non-zero.
+            unsafe { std::num::NonZeroUsize::new_unchecked(a.get() & !TAGS) }
+        })
     }
 
     /// A plain handle to the same object that owns **no** weak reference: it borrows this

@@ -19,78 +19,87 @@ use std::mem::ManuallyDrop;
 
 use super::{AtomicUsize, Ordering};
 
-#[cfg(weakling_loom)]
-use loom::cell::UnsafeCell;
-#[cfg(not(weakling_loom))]
-use std::cell::UnsafeCell;
+use access::{Exclusive, Shared, UnsafeCell};
 
-/// The holder's pointer to the value (under loom, a tracked access that lasts as long as the
-/// guard, so that loom sees any overlap).
+/// How a guard reaches the lock's value: a raw pointer, or under loom a tracked access that
+/// lasts as long as the guard, so that loom sees any overlap of two holders.
 #[cfg(not(weakling_loom))]
-type SharedPtr<T> = *const T;
-#[cfg(weakling_loom)]
-type SharedPtr<T> = loom::cell::ConstPtr<T>;
-#[cfg(not(weakling_loom))]
-type ExclusivePtr<T> = *mut T;
-#[cfg(weakling_loom)]
-type ExclusivePtr<T> = loom::cell::MutPtr<T>;
+mod access {
+    pub(super) use std::cell::UnsafeCell;
 
-#[cfg(not(weakling_loom))]
-fn exclusive<T>(cell: &UnsafeCell<T>) -> ExclusivePtr<T> {
-    cell.get()
-}
-#[cfg(weakling_loom)]
-fn exclusive<T>(cell: &UnsafeCell<T>) -> ExclusivePtr<T> {
-    cell.get_mut()
-}
+    /// A reader's pointer.
+    pub(super) struct Shared<T>(*const T);
+    /// The writer's pointer.
+    pub(super) struct Exclusive<T>(*mut T);
 
-#[cfg(not(weakling_loom))]
-fn shared<T>(cell: &UnsafeCell<T>) -> SharedPtr<T> {
-    cell.get()
-}
-#[cfg(weakling_loom)]
-fn shared<T>(cell: &UnsafeCell<T>) -> SharedPtr<T> {
-    cell.get()
-}
+    impl<T> Shared<T> {
+        pub(super) fn new(cell: &UnsafeCell<T>) -> Self {
+            Shared(cell.get())
+        }
 
-/// Reads through a reader's pointer.
-///
-/// # Safety
-/// The caller holds the lock for as long as the reference lives.
-#[cfg(not(weakling_loom))]
-unsafe fn read_shared<T>(ptr: &SharedPtr<T>) -> &T {
-    // SAFETY: the caller holds the lock.
-    unsafe { &**ptr }
-}
-#[cfg(weakling_loom)]
-unsafe fn read_shared<T>(ptr: &SharedPtr<T>) -> &T {
-    // SAFETY: the caller holds the lock.
-    unsafe { ptr.deref() }
+        /// # Safety
+        /// The caller holds the lock for as long as the reference lives.
+        pub(super) unsafe fn get(&self) -> &T {
+            // SAFETY: the caller holds the lock.
+            unsafe { &*self.0 }
+        }
+    }
+
+    impl<T> Exclusive<T> {
+        pub(super) fn new(cell: &UnsafeCell<T>) -> Self {
+            Exclusive(cell.get())
+        }
+
+        /// # Safety
+        /// The caller holds the lock exclusively for as long as the reference lives.
+        pub(super) unsafe fn get(&self) -> &T {
+            // SAFETY: the caller holds the lock exclusively.
+            unsafe { &*self.0 }
+        }
+
+        /// # Safety
+        /// As for [`get`](Exclusive::get).
+        pub(super) unsafe fn get_mut(&mut self) -> &mut T {
+            // SAFETY: the caller holds the lock exclusively.
+            unsafe { &mut *self.0 }
+        }
+    }
 }
 
-/// Reads through the holder's pointer.
-///
-/// # Safety
-/// The caller holds the lock for as long as the reference lives.
-#[cfg(not(weakling_loom))]
-unsafe fn read_exclusive<T>(ptr: &ExclusivePtr<T>) -> &T {
-    // SAFETY: the caller holds the lock exclusively.
-    unsafe { &**ptr }
-}
+/// How a guard reaches the lock's value, under loom (see the other `access`).
 #[cfg(weakling_loom)]
-unsafe fn read_exclusive<T>(ptr: &ExclusivePtr<T>) -> &T {
-    // SAFETY: the caller holds the lock exclusively.
-    unsafe { ptr.deref() }
-}
-#[cfg(not(weakling_loom))]
-unsafe fn write<T>(ptr: &mut ExclusivePtr<T>) -> &mut T {
-    // SAFETY: the caller holds the lock exclusively.
-    unsafe { &mut **ptr }
-}
-#[cfg(weakling_loom)]
-unsafe fn write<T>(ptr: &mut ExclusivePtr<T>) -> &mut T {
-    // SAFETY: the caller holds the lock exclusively.
-    unsafe { ptr.deref() }
+mod access {
+    pub(super) use loom::cell::UnsafeCell;
+
+    pub(super) struct Shared<T>(loom::cell::ConstPtr<T>);
+    pub(super) struct Exclusive<T>(loom::cell::MutPtr<T>);
+
+    impl<T> Shared<T> {
+        pub(super) fn new(cell: &UnsafeCell<T>) -> Self {
+            Shared(cell.get())
+        }
+
+        pub(super) unsafe fn get(&self) -> &T {
+            // SAFETY: the caller holds the lock; loom checks it.
+            unsafe { self.0.deref() }
+        }
+    }
+
+    impl<T> Exclusive<T> {
+        pub(super) fn new(cell: &UnsafeCell<T>) -> Self {
+            Exclusive(cell.get_mut())
+        }
+
+        pub(super) unsafe fn get(&self) -> &T {
+            // SAFETY: the caller holds the lock exclusively; loom checks it.
+            unsafe { self.0.deref() }
+        }
+
+        pub(super) unsafe fn get_mut(&mut self) -> &mut T {
+            // SAFETY: as above.
+            unsafe { self.0.deref() }
+        }
+    }
 }
 
 /// Ends the holder's access before the release, so that under loom it never overlaps the
@@ -182,7 +191,7 @@ impl<T> SpinRwLock<T> {
         {
             self.read_contended();
         }
-        SpinReadGuard { lock: self, value: ManuallyDrop::new(shared(&self.value)) }
+        SpinReadGuard { lock: self, value: ManuallyDrop::new(Shared::new(&self.value)) }
     }
 
     #[cold]
@@ -214,7 +223,7 @@ impl<T> SpinRwLock<T> {
         if self.state.compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed).is_err() {
             self.write_contended();
         }
-        SpinWriteGuard { lock: self, value: ManuallyDrop::new(exclusive(&self.value)) }
+        SpinWriteGuard { lock: self, value: ManuallyDrop::new(Exclusive::new(&self.value)) }
     }
 
     #[cold]
@@ -258,7 +267,7 @@ impl<T: Default> Default for SpinRwLock<T> {
 /// Shared access to a [`SpinRwLock`]'s value.
 pub(crate) struct SpinReadGuard<'a, T> {
     lock: &'a SpinRwLock<T>,
-    value: ManuallyDrop<SharedPtr<T>>,
+    value: ManuallyDrop<Shared<T>>,
 }
 
 impl<T> std::ops::Deref for SpinReadGuard<'_, T> {
@@ -266,7 +275,7 @@ impl<T> std::ops::Deref for SpinReadGuard<'_, T> {
     #[inline]
     fn deref(&self) -> &T {
         // SAFETY: the guard holds a read lock: no writer exists meanwhile.
-        unsafe { read_shared(&self.value) }
+        unsafe { self.value.get() }
     }
 }
 
@@ -283,7 +292,7 @@ impl<T> Drop for SpinReadGuard<'_, T> {
 /// Exclusive access to a [`SpinRwLock`]'s value.
 pub(crate) struct SpinWriteGuard<'a, T> {
     lock: &'a SpinRwLock<T>,
-    value: ManuallyDrop<ExclusivePtr<T>>,
+    value: ManuallyDrop<Exclusive<T>>,
 }
 
 impl<T> std::ops::Deref for SpinWriteGuard<'_, T> {
@@ -291,7 +300,7 @@ impl<T> std::ops::Deref for SpinWriteGuard<'_, T> {
     #[inline]
     fn deref(&self) -> &T {
         // SAFETY: the guard holds the write lock.
-        unsafe { read_exclusive(&self.value) }
+        unsafe { self.value.get() }
     }
 }
 
@@ -299,7 +308,7 @@ impl<T> std::ops::DerefMut for SpinWriteGuard<'_, T> {
     #[inline]
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: the guard holds the write lock, and is borrowed mutably.
-        unsafe { write(&mut self.value) }
+        unsafe { self.value.get_mut() }
     }
 }
 
@@ -402,18 +411,7 @@ mod loom_tests {
     use super::*;
     use loom::sync::Arc;
 
-    #[test]
-    fn a_spin_mutex_excludes_and_publishes() {
-        loom::model(|| {
-            let lock = Arc::new(SpinMutex::new(0_u32));
-            let other = Arc::clone(&lock);
-            let t = loom::thread::spawn(move || *other.lock() += 1);
-            *lock.lock() += 1;
-            t.join().unwrap();
-            assert_eq!(*lock.lock(), 2);
-        });
-    }
-
+    /// Two writers (a `SpinMutex` is this lock's write side).
     #[test]
     fn a_spin_rwlock_excludes_writers() {
         loom::model(|| {
