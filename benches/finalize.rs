@@ -9,7 +9,9 @@
 //!   dropped so that the finalizer fires: CPython's `finalize_cost` in
 //!   `../shared/peers/cpython_baseline.py` (`o = Obj(i); weakref.finalize(o, int, 0); del o`).
 //!   Beside it, in the same group, the parts: the object alone, and the object with a plain
-//!   weak callback (`Gc::downgrade_with`), which the registry is built on.
+//!   weak callback (`Gc::downgrade_with`), which the registry is built on; and a floor
+//!   (`benches/support/floor.rs`): the object, and a boxed callback put in a locked table and
+//!   taken out and run at the object's death, with nothing else.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -21,6 +23,9 @@ const BATCH: u64 = 1000;
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
+#[path = "support/floor.rs"]
+mod floor;
+use floor::LockedTable;
 
 /// Python's `Obj` with `__slots__ = ("k", "__weakref__")`: one integer.
 struct Obj {
@@ -63,6 +68,24 @@ fn register_and_fire(c: &mut Criterion) {
                 let w = Gc::downgrade_with(&o, |_| ());
                 drop(o);
                 drop(w);
+            }
+        })
+    });
+    // The floor (benches/support/floor.rs): the object made and freed, and a boxed callback
+    // put in a locked table under a fresh id and taken out and run when the object dies, with
+    // nothing that ties the two together: no weak reference and no death registration.
+    let floor: LockedTable<u64, Box<dyn FnOnce() -> u64 + Send>> = LockedTable::default();
+    group.bench_function("floor_locked_table", |b| {
+        let mut id = 0;
+        b.iter(|| {
+            for k in 0..BATCH {
+                id += 1;
+                let o = Gc::new_leaf(Obj { k });
+                floor.with(|m| m.insert(id, Box::new(|| black_box(0_u64))));
+                drop(o);
+                if let Some(callback) = floor.with(|m| m.remove(&id)) {
+                    black_box(callback());
+                }
             }
         })
     });

@@ -9,6 +9,8 @@
 //! by a counting allocator that is idle during the timed groups). CPython's peers come from
 //! `python3 ../shared/peers/cpython_baseline.py`; see BENCHMARKS.md.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,8 +23,11 @@ type Hasher = ahash::RandomState;
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
+#[path = "support/floor.rs"]
+mod floor;
 #[path = "support/parallel.rs"]
 mod parallel;
+use floor::LockedTable;
 
 /// Bytes that `build` leaves allocated, per entry.
 fn bytes_per_entry<T>(entries: usize, build: impl FnOnce() -> T) -> f64 {
@@ -212,6 +217,37 @@ fn insert_then_die(c: &mut Criterion) {
                 i += 1;
                 dash.insert(key(i), Arc::new(i));
                 drop(dash.remove(&key(i)));
+            }
+        });
+    });
+
+    // Floors (benches/support/floor.rs): the object made and freed, and its key put in a hash
+    // table and taken out when it dies, with no weak reference, no registration and no
+    // notification; first behind the cheapest lock (taken once for the insert and once for
+    // the removal), then in a table of one thread with no lock at all.
+    let floor: LockedTable<u64, usize> = LockedTable::default();
+    group.bench_function("floor_locked_table", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            for _ in 0..BATCH {
+                i += 1;
+                let v = Gc::new(i);
+                floor.with(|m| m.insert(key(i), Gc::as_ptr(&v) as usize));
+                floor.with(|m| black_box(m.remove(&key(i))));
+                drop(v);
+            }
+        });
+    });
+    let unlocked: RefCell<HashMap<u64, usize, Hasher>> = RefCell::default();
+    group.bench_function("floor_one_thread_table", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            for _ in 0..BATCH {
+                i += 1;
+                let v = Gc::new(i);
+                unlocked.borrow_mut().insert(key(i), Gc::as_ptr(&v) as usize);
+                black_box(unlocked.borrow_mut().remove(&key(i)));
+                drop(v);
             }
         });
     });
