@@ -554,9 +554,15 @@ impl<T: Send + 'static> Gc<T> {
         // The registration's own weak reference on the box, and the flag that sends its death
         // to the registry.
         this.header().inc_weak_flagging(HAS_CALLBACKS);
+        // The wrapper captures the callback only, so that a callback without state costs no
+        // allocation; the box's kind is read from its header when the callback runs.
         let erased: callbacks::ErasedCallback = Box::new(move |registration| {
-            // SAFETY: the death hands the callback one handle of its registration.
-            let dead = unsafe { Weak::<T>::from_registration(registration, tracked) };
+            // SAFETY: the death hands the callback one handle of its registration, which
+            // keeps its target's box allocated (the registration's weak reference).
+            let dead = unsafe {
+                let tracked = registration.as_ref().target().as_ref().is_tracked();
+                Weak::<T>::from_registration(registration, tracked)
+            };
             callback(&dead);
         });
         let registration = Registration::new(header, release_weak::<T>, erased, finalizer);
