@@ -146,6 +146,45 @@ fn a_callback_whose_handles_were_dropped_first_never_runs() {
     assert_eq!(log.take(), ["kept"]);
 }
 
+/// A callback carrying `payload`: run once with it intact when its object dies, or dropped
+/// unrun once when its handle goes first.
+fn callback_with_payload<P: Send + 'static>(make: fn() -> P, read: fn(&P) -> u64, expected: u64) {
+    for cancel in [false, true] {
+        let payload = make();
+        let drops = DropCounter::default();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let g = Gc::new(0_u8);
+        let (token, seen) = (drops.token(), runs.clone());
+        let w = Gc::downgrade_with(&g, move |_| {
+            let _token = &token;
+            assert_eq!(read(&payload), expected);
+            seen.fetch_add(1, Ordering::SeqCst);
+        });
+        if cancel {
+            drop(w);
+            drop(g);
+        } else {
+            drop(g);
+            drop(w);
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), usize::from(!cancel), "cancelled: {cancel}");
+        assert_eq!(drops.get(), 1, "cancelled: {cancel}");
+    }
+}
+
+#[test]
+fn callbacks_of_every_size_and_alignment_run_or_drop_once() {
+    #[repr(align(64))]
+    struct OverAligned(u64);
+
+    callback_with_payload(|| (), |_| 7, 7);
+    callback_with_payload(|| 41_u64, |p| *p + 1, 42);
+    callback_with_payload(|| [3_u64; 3], |p| p.iter().sum(), 9);
+    // Larger than any block the box cache keeps, and aligned beyond its blocks.
+    callback_with_payload(|| [5_u64; 40], |p| p.iter().sum(), 200);
+    callback_with_payload(|| OverAligned(64), |p| p.0 + (std::ptr::from_ref(p) as u64 % 64), 64);
+}
+
 #[test]
 fn cancelled_callbacks_do_not_pile_up_on_a_long_lived_object() {
     let g = Gc::new(1_u32);

@@ -33,6 +33,7 @@
 
 use std::alloc::Layout;
 use std::collections::HashMap;
+use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 
 use super::box_cache;
@@ -40,9 +41,13 @@ use super::header::{Header, HAS_CALLBACKS, TORN_DOWN};
 use crate::contain::contained;
 use crate::sync::{global, AtomicUsize, CachePadded, ExclusiveCell, Ordering, SpinMutex};
 
-/// A callback with its type erased: it receives its registration with one handle count,
+/// What a registration's callback is: it receives its registration with one handle count,
 /// which it turns into a typed [`Weak`](crate::Weak) handle before calling the user's code.
-pub(crate) type ErasedCallback = Box<dyn FnOnce(NonNull<Registration>) + Send>;
+/// It is stored in the registration's own block ([`WithCallback`]), so a registration costs
+/// one allocation whatever its callback holds.
+pub(crate) trait Callback: FnOnce(NonNull<Registration>) + Send + 'static {}
+
+impl<C: FnOnce(NonNull<Registration>) + Send + 'static> Callback for C {}
 
 /// The table holds the registration.
 const LISTED: usize = 1;
@@ -69,16 +74,73 @@ pub(crate) struct Registration {
 
 /// What a registration does at its object's death.
 enum Action {
-    /// A user closure, run at most once; taken out by whichever of the death and the
-    /// cancellation comes first. The handle count keeps the two apart without a lock: the
+    /// A user closure, stored after the registration in its block ([`WithCallback`]), run at
+    /// most once; taken out by whichever of the death and the cancellation comes first. The handle count keeps the two apart without a lock: the
     /// death takes it while holding a handle it acquired, so the count cannot reach zero
     /// meanwhile; the cancellation takes it once the count reached zero, after which no
     /// handle can be acquired. The count's read-modify-writes order the two.
-    Callback(ExclusiveCell<Option<ErasedCallback>>),
+    Callback {
+        /// Whether the callback is still in the block.
+        present: ExclusiveCell<bool>,
+        /// Runs, drops or frees it, knowing its type ([`callback_op`]).
+        op: unsafe fn(NonNull<Registration>, CallbackOp),
+    },
     /// A [`DeathListener`] told `(token, object)`. The death tells it while holding a handle
     /// it acquired, as for a callback, and the table held the registration once, so the
     /// listener is told at most once, and never after the cancellation.
     Listener { listener: std::sync::Weak<dyn DeathListener>, token: u64, object: *const () },
+}
+
+/// A registration and its callback, in one block.
+#[repr(C)]
+struct WithCallback<C> {
+    /// First, so that a pointer to the block is a pointer to the registration.
+    registration: Registration,
+    /// Moved out (run or dropped) when `present` is cleared, under the same exclusion.
+    callback: ExclusiveCell<ManuallyDrop<C>>,
+}
+
+/// What [`callback_op`] does.
+#[derive(Clone, Copy)]
+enum CallbackOp {
+    /// Moves the callback out and calls it with the registration's handle it is given.
+    Run,
+    /// Drops the callback unrun.
+    Discard,
+    /// Drops the registration and frees the block; the callback is gone already.
+    Free,
+}
+
+/// The operations on a registration made by [`Registration::new`] with a callback of type `C`.
+///
+/// # Safety
+/// `this` was made by `Registration::new::<C>`. `Run` and `Discard`: the caller took
+/// `present` from `true` to `false` with the exclusion that `present` documents, so the
+/// callback is there and nothing else moves it; `Run` also hands over one handle of `this`.
+/// `Free`: as [`Registration::free`].
+unsafe fn callback_op<C: Callback>(this: NonNull<Registration>, op: CallbackOp) {
+    let block = this.cast::<WithCallback<C>>();
+    match op {
+        CallbackOp::Run => {
+            // SAFETY: the caller's contract: the callback is there, and this takes it out
+            // once; the block lives while the handle handed over exists.
+            let callback = unsafe { block.as_ref().callback.with_mut(|c| ManuallyDrop::take(c)) };
+            callback(this);
+        }
+        CallbackOp::Discard => {
+            // SAFETY: as for `Run`; the callback is dropped in place and never used again.
+            unsafe { block.as_ref().callback.with_mut(|c| ManuallyDrop::drop(c)) };
+        }
+        CallbackOp::Free => {
+            // SAFETY: the caller's contract: the last reference to a block written by `new`.
+            // The callback was moved out or dropped before (the handles reached zero), so
+            // only the registration is dropped, and that runs no user code.
+            unsafe {
+                std::ptr::addr_of_mut!((*block.as_ptr()).registration).drop_in_place();
+                box_cache::free(block.cast(), Layout::new::<WithCallback<C>>());
+            }
+        }
+    }
 }
 
 /// Something told when objects it watches die, without a closure per object: the cheap form
@@ -119,20 +181,26 @@ unsafe impl Sync for Registration {}
 impl Registration {
     /// A registration that runs `callback`, with one handle for the caller and the table's
     /// reference for [`register`]. The caller has already added the weak reference on
-    /// `target` that the registration now owns.
-    pub(crate) fn new(
+    /// `target` that the registration now owns. The callback is stored in the registration's
+    /// block.
+    pub(crate) fn new<C: Callback>(
         target: NonNull<Header>,
         release_target: unsafe fn(NonNull<Header>),
-        callback: ErasedCallback,
+        callback: C,
         finalizer: bool,
     ) -> NonNull<Registration> {
-        Registration::allocate(Registration {
+        let block = box_cache::allocate(Layout::new::<WithCallback<C>>()).cast::<WithCallback<C>>();
+        let registration = Registration {
             state: AtomicUsize::new(HANDLE | LISTED),
             target,
-            action: Action::Callback(ExclusiveCell::new(Some(callback))),
+            action: Action::Callback { present: ExclusiveCell::new(true), op: callback_op::<C> },
             release_target,
             finalizer,
-        })
+        };
+        let callback = ExclusiveCell::new(ManuallyDrop::new(callback));
+        // SAFETY: a fresh block with the layout of `WithCallback<C>`.
+        unsafe { block.as_ptr().write(WithCallback { registration, callback }) };
+        block.cast()
     }
 
     /// A registration that notifies `listener`, with one handle for the caller and the
@@ -154,8 +222,8 @@ impl Registration {
         })
     }
 
-    /// Moves a registration into a block of the box cache (registrations are made and
-    /// freed at the rate of the objects they watch).
+    /// Moves a registration without a callback into a block of the box cache (registrations
+    /// are made and freed at the rate of the objects they watch).
     fn allocate(registration: Registration) -> NonNull<Registration> {
         let block = box_cache::allocate(Layout::new::<Registration>()).cast::<Registration>();
         // SAFETY: a fresh block with the layout of a registration.
@@ -168,10 +236,13 @@ impl Registration {
     /// # Safety
     /// The handles and the table have both let go of `this`, and nothing uses it after.
     unsafe fn free(this: NonNull<Registration>) {
-        // SAFETY: the caller's contract: the last reference, to a value written by `allocate`.
-        // What it drops runs no user code: a callback was taken out before (by the death or
-        // by the cancellation), and a listener is held weakly.
+        // SAFETY: the caller's contract: the last reference, to a block written by `new` or
+        // `allocate`. What it drops runs no user code: a callback was taken out before (by
+        // the death or by the cancellation), and a listener is held weakly.
         unsafe {
+            if let Action::Callback { op, .. } = this.as_ref().action {
+                return op(this, CallbackOp::Free);
+            }
             this.as_ptr().drop_in_place();
             box_cache::free(this.cast(), Layout::new::<Registration>());
         }
@@ -210,13 +281,16 @@ impl Registration {
         if old / HANDLE != 1 {
             return;
         }
-        if let Action::Callback(callback) = &registration.action {
+        if let Action::Callback { present, op } = &registration.action {
             // SAFETY: the count reached zero here, once: no handle can be acquired any more,
             // so the death cannot take the callback now; if it took it before, its release of
             // the handle it held (ordered by the count) came after.
-            let unrun = unsafe { callback.with_mut(Option::take) };
-            if unrun.is_some() {
-                contained("dropping a cancelled weak-reference callback", || drop(unrun));
+            if unsafe { present.with_mut(|p| std::mem::replace(p, false)) } {
+                // SAFETY: `present` was taken from true to false just above, under that
+                // exclusion.
+                contained("dropping a cancelled weak-reference callback", || unsafe {
+                    op(this, CallbackOp::Discard)
+                });
             }
         }
         // SAFETY: the registration owned this weak reference since it was made, and this is
@@ -440,19 +514,20 @@ fn fire_one(registration: Listed) {
     // SAFETY: the handle acquired above keeps it allocated.
     let action = unsafe { &registration.as_ref().action };
     match action {
-        Action::Callback(callback) => {
+        Action::Callback { present, op } => {
             // SAFETY: the handle acquired above keeps the count above zero, so the
             // cancellation cannot take the callback now, and did not before (the acquire
             // would have failed); the registration was in the table once, so no other death
             // takes it.
-            let callback = unsafe { callback.with_mut(Option::take) };
-            match callback {
-                // The callback adopts the handle acquired above.
-                Some(callback) => {
-                    contained("weak reference callback", || callback(registration));
-                }
+            if unsafe { present.with_mut(|p| std::mem::replace(p, false)) } {
+                // SAFETY: `present` was taken from true to false just above; the callback
+                // adopts the handle acquired above.
+                contained("weak reference callback", || unsafe {
+                    op(registration, CallbackOp::Run)
+                });
+            } else {
                 // SAFETY: the handle acquired above, given up.
-                None => unsafe { Registration::release_handle(registration) },
+                unsafe { Registration::release_handle(registration) };
             }
         }
         Action::Listener { listener, token, object } => {

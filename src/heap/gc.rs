@@ -545,7 +545,7 @@ impl<T: Send + 'static> Gc<T> {
         Gc::register_callback(this, callback, true)
     }
 
-    fn register_callback<F>(this: &Gc<T>, callback: F, finalizer: bool) -> Weak<T>
+    fn register_callback<F>(this: &Gc<T>, user_callback: F, finalizer: bool) -> Weak<T>
     where
         F: FnOnce(&Weak<T>) + Send + 'static,
     {
@@ -554,18 +554,18 @@ impl<T: Send + 'static> Gc<T> {
         // The registration's own weak reference on the box, and the flag that sends its death
         // to the registry.
         this.header().inc_weak_flagging(HAS_CALLBACKS);
-        // The wrapper captures the callback only, so that a callback without state costs no
-        // allocation; the box's kind is read from its header when the callback runs.
-        let erased: callbacks::ErasedCallback = Box::new(move |registration| {
+        // Stored in the registration's block: the wrapper captures the callback only, and the
+        // box's kind is read from its header when the callback runs.
+        let callback = move |registration: NonNull<Registration>| {
             // SAFETY: the death hands the callback one handle of its registration, which
             // keeps its target's box allocated (the registration's weak reference).
             let dead = unsafe {
                 let tracked = registration.as_ref().target().as_ref().is_tracked();
                 Weak::<T>::from_registration(registration, tracked)
             };
-            callback(&dead);
-        });
-        let registration = Registration::new(header, release_weak::<T>, erased, finalizer);
+            user_callback(&dead);
+        };
+        let registration = Registration::new(header, release_weak::<T>, callback, finalizer);
         // SAFETY: `this` is a strong handle to the target; the table's reference is handed
         // over and the caller's handle is adopted below. When the collector is already
         // tearing the object down nothing is registered: the handle is dead from the start.
