@@ -75,10 +75,11 @@ pub(crate) struct Registration {
 /// What a registration does at its object's death.
 enum Action {
     /// A user closure, stored after the registration in its block ([`WithCallback`]), run at
-    /// most once; taken out by whichever of the death and the cancellation comes first. The handle count keeps the two apart without a lock: the
-    /// death takes it while holding a handle it acquired, so the count cannot reach zero
-    /// meanwhile; the cancellation takes it once the count reached zero, after which no
-    /// handle can be acquired. The count's read-modify-writes order the two.
+    /// most once; taken out by whichever of the death and the cancellation comes first. The
+    /// handle count keeps the two apart without a lock: the death takes it while holding a
+    /// handle it acquired, so the count cannot reach zero meanwhile; the cancellation takes
+    /// it once the count reached zero, after which no handle can be acquired. The count's
+    /// read-modify-writes order the two.
     Callback {
         /// Whether the callback is still in the block.
         present: ExclusiveCell<bool>,
