@@ -93,7 +93,7 @@ fn register_and_fire(c: &mut Criterion) {
         b.iter(|| {
             for k in 0..BATCH {
                 let o = Gc::new_leaf(Obj { k });
-                drop(finalize(&o, || black_box(0_u64)));
+                let _ = finalize(&o, || black_box(0_u64));
                 drop(o);
             }
         })

@@ -80,7 +80,7 @@ fn main() {
     let obj = Gc::new_leaf(Resource { name: "shared".into() });
     for n in 1..=3 {
         // Dropping the handle does not unregister the finalizer.
-        drop(finalize(&obj, move || println!("finalizer {n}")));
+        let _ = finalize(&obj, move || println!("finalizer {n}"));
     }
     println!(">>> del obj");
     drop(obj);
@@ -88,7 +88,7 @@ fn main() {
     println!("# at exit: the finalizers still alive run, newest first");
     for name in ["first", "second"] {
         let obj = Gc::new_leaf(Resource { name: name.into() });
-        drop(finalize_with(&obj, obj.name.clone(), |name| println!("at exit: {name}")));
+        let _ = finalize_with(&obj, obj.name.clone(), |name| println!("at exit: {name}"));
         alive_at_exit.push(obj);
     }
     println!(">>> exit()");

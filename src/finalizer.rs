@@ -2,8 +2,12 @@
 //!
 //! [`finalize`] registers a callback to run once when an object dies, and returns a
 //! [`Finalizer`] handle to inspect, run or cancel it. Unlike a weak handle's callback, a
-//! registered finalizer stays registered when its handle is dropped: the registry owns it
-//! until it runs or is detached.
+//! registered finalizer stays registered when its handle is dropped: the heap owns it until it
+//! runs or is detached.
+//!
+//! A finalizer is a death hook ([`Gc::on_death`]) flagged to run at exit: its callback sits in
+//! the heap's death table beside the object's weak callbacks, and the handle is a key to it.
+//! The same table is the at-exit registry, so a registration costs one table entry.
 //!
 //! # When a finalizer runs
 //!
@@ -38,15 +42,12 @@
 //! [`finalize_with`], whose state is a [`Trace`] value, it checks and reports the mistake
 //! with `tracing::warn!`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
-use std::sync::Arc;
 
 use crate::contain::contained;
-use crate::sync::{
-    global, global_atomic, AtomicBool, CachePadded, Mutex, Ordering, RwLock, SpinMutex,
-};
-use crate::{Gc, Heap, Referents, Trace, Weak};
+use crate::sync::{global, global_atomic, Ordering, RwLock};
+use crate::{run_exit_hooks, DeathAction, DeathHook, Gc, Heap, Referents, Trace};
 
 /// Registers `callback` to run once when `obj` dies (Python's `weakref.finalize(obj, func)`).
 ///
@@ -129,99 +130,45 @@ const REACH_CHECK_LIMIT: usize = 10_000;
 
 /// A registered finalizer (Python's `weakref.finalize` object).
 ///
-/// Dropping it leaves the finalizer registered. Clones share one registration.
+/// Dropping it leaves the finalizer registered. Clones find the same registration.
 pub struct Finalizer<T, F> {
-    slot: Arc<Slot<T, F>>,
+    hook: DeathHook<T, Pending<F>>,
 }
 
 impl<T, F> Clone for Finalizer<T, F> {
     fn clone(&self) -> Self {
-        Finalizer { slot: Arc::clone(&self.slot) }
+        Finalizer { hook: self.hook }
     }
 }
 
-/// One registration: the callback until it runs, and the finalizer weak handle whose death
-/// callback runs it (found in the registry by `id`: the death callback owns nothing).
-struct Slot<T, F> {
-    id: u64,
+/// What the heap holds for a finalizer until it runs: the callback, and the heap whose
+/// shutdown ends it.
+#[derive(Clone)]
+struct Pending<F> {
     heap: u32,
-    atexit: AtomicBool,
-    // A parking lock: `peek` runs the callback's `Clone` under it.
-    state: Mutex<State<T, F>>,
+    callback: F,
 }
 
-struct State<T, F> {
-    callback: Option<F>,
-    watch: Option<Weak<T>>,
-}
-
-impl<T, F> Slot<T, F> {
-    /// Takes the callback and the watch out (at most once overall) and unregisters. The
-    /// watch is dropped by the caller, outside the lock: dropping it may cancel its
-    /// registration.
-    fn take(&self) -> Option<(F, Option<Weak<T>>)> {
-        let taken = self.take_unlisted()?;
-        drop(registry().remove(self.id));
-        Some(taken)
-    }
-
-    /// [`take`](Slot::take) for a slot the registry no longer holds.
-    fn take_unlisted(&self) -> Option<(F, Option<Weak<T>>)> {
-        let mut state = self.state.lock();
-        let callback = state.callback.take()?;
-        Some((callback, state.watch.take()))
-    }
-}
-
-impl<T, F, R> Slot<T, F>
+impl<F, R> Pending<F>
 where
     F: FnOnce() -> R,
 {
-    /// Runs the callback now unless it already ran, was detached, or shutdown is complete.
-    fn run(&self) -> Option<R> {
-        self.run_taken(self.take()?)
-    }
-
-    fn run_taken(&self, (callback, watch): (F, Option<Weak<T>>)) -> Option<R> {
-        drop(watch);
-        if registry().is_shut_down(self.heap) {
-            contained("dropping a finalizer after shutdown", || drop(callback));
+    /// Runs the callback unless its heap's finalizers are shut down (then drops it).
+    fn run_unless_shut_down(self) -> Option<R> {
+        if is_shut_down(self.heap) {
+            contained("dropping a finalizer after shutdown", || drop(self.callback));
             return None;
         }
-        contained("finalizer", callback)
+        contained("finalizer", self.callback)
     }
 }
 
-/// A registration as the registry sees it: something to run at exit or at its object's death.
-trait Pending: Send + Sync {
-    fn heap(&self) -> u32;
-    fn atexit(&self) -> bool;
-    fn run_at_exit(&self);
-    /// Runs it once the registry let go of it (its object died).
-    fn run_unlisted(&self);
-}
-
-impl<T, F, R> Pending for Slot<T, F>
+impl<F, R> DeathAction for Pending<F>
 where
-    T: Send + Sync,
-    F: FnOnce() -> R + Send,
+    F: FnOnce() -> R + Send + 'static,
 {
-    fn heap(&self) -> u32 {
-        self.heap
-    }
-
-    fn atexit(&self) -> bool {
-        self.atexit.load(Ordering::Relaxed)
-    }
-
-    fn run_at_exit(&self) {
-        drop(self.run());
-    }
-
-    fn run_unlisted(&self) {
-        if let Some(taken) = self.take_unlisted() {
-            drop(self.run_taken(taken));
-        }
+    fn run(self) {
+        drop(self.run_unless_shut_down());
     }
 }
 
@@ -231,29 +178,14 @@ where
     F: FnOnce() -> R + Send + 'static,
 {
     fn register(obj: &Gc<T>, callback: F) -> Finalizer<T, F> {
-        let registry = registry();
-        let id = registry.next_id();
-        let heap = Gc::heap_id(obj);
-        let atexit = AtomicBool::new(true);
-        if Gc::try_get(obj).is_none() {
-            // Being torn down by the collector: it will never die again.
-            contained("dropping a finalizer registered too late", || drop(callback));
-            let state = Mutex::new(State { callback: None, watch: None });
-            return Finalizer { slot: Arc::new(Slot { id, heap, atexit, state }) };
-        }
-        // The object cannot die before the slot is in the registry (`obj` is borrowed), so
-        // its death finds it there.
-        let watch = Gc::downgrade_with_finalizer(obj, move |_| registry.run_at_death(id));
-        let state = Mutex::new(State { callback: Some(callback), watch: Some(watch) });
-        let slot = Arc::new(Slot { id, heap, atexit, state });
-        registry.insert(id, Arc::clone(&slot) as Arc<dyn Pending>);
-        Finalizer { slot }
+        let pending = Pending { heap: Gc::heap_id(obj), callback };
+        Finalizer { hook: Gc::on_death(obj, pending, true) }
     }
 
     /// Whether the finalizer has neither run nor been detached (Python's `alive`).
     #[must_use]
     pub fn alive(&self) -> bool {
-        self.slot.state.lock().callback.is_some()
+        self.hook.is_pending()
     }
 
     /// Runs the finalizer now, if it is still alive, and unregisters it (Python's `f()`).
@@ -262,58 +194,46 @@ where
     /// complete, or it panicked (the panic is reported with `tracing::error!`). It runs on
     /// this thread with no registry lock held.
     pub fn call(&self) -> Option<R> {
-        self.slot.run()
+        self.hook.cancel()?.run_unless_shut_down()
     }
 
     /// Unregisters the finalizer without running it and hands back the object and the
     /// callback, if the object is still alive (Python's `detach`). Returns `None` if the
     /// finalizer is dead or its object is dying (its death will run the finalizer).
     pub fn detach(&self) -> Option<(Gc<T>, F)> {
-        let (obj, callback, watch) = {
-            let mut state = self.slot.state.lock();
-            let obj = state.watch.as_ref()?.upgrade()?;
-            let callback = state.callback.take()?;
-            (obj, callback, state.watch.take())
-        };
-        drop(registry().remove(self.slot.id));
-        drop(watch);
-        Some((obj, callback))
+        self.hook.detach().map(|(obj, pending)| (obj, pending.callback))
     }
 
     /// The object and a copy of the callback, if the finalizer is alive and its object too
-    /// (Python's `peek`).
+    /// (Python's `peek`). The copy is made outside every lock, holding the object; a `call`,
+    /// `detach` or shutdown on another thread waits for it to finish.
     #[must_use]
     pub fn peek(&self) -> Option<(Gc<T>, F)>
     where
         F: Clone,
     {
-        let state = self.slot.state.lock();
-        let obj = state.watch.as_ref()?.upgrade()?;
-        Some((obj, state.callback.clone()?))
+        self.hook.peek().map(|(obj, pending)| (obj, pending.callback))
     }
 
-    /// Whether the finalizer runs at shutdown if it is still alive then (default `true`).
+    /// Whether the finalizer runs at shutdown if it is still alive then (default `true`;
+    /// `false` once it is dead, as in Python).
     #[must_use]
     pub fn atexit(&self) -> bool {
-        self.slot.atexit.load(Ordering::Relaxed)
+        self.hook.at_exit()
     }
 
     /// Sets whether the finalizer runs at shutdown. Does nothing on a dead finalizer.
     pub fn set_atexit(&self, atexit: bool) {
-        let state = self.slot.state.lock();
-        if state.callback.is_some() {
-            self.slot.atexit.store(atexit, Ordering::Relaxed);
-        }
+        self.hook.set_at_exit(atexit);
     }
 }
 
 impl<T, F> fmt::Debug for Finalizer<T, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let alive = self.slot.state.lock().callback.is_some();
         f.debug_struct("Finalizer")
             .field("object", &std::any::type_name::<T>())
-            .field("alive", &alive)
-            .field("atexit", &self.slot.atexit.load(Ordering::Relaxed))
+            .field("alive", &self.hook.is_pending())
+            .field("atexit", &self.hook.at_exit())
             .finish()
     }
 }
@@ -325,7 +245,7 @@ impl<T, F> fmt::Debug for Finalizer<T, F> {
 /// Call it at the end of `main` (or hold a [`ShutdownGuard`]). Finalizers run on this
 /// thread; a panic in one is reported and the others still run.
 pub fn shutdown() {
-    registry().shut_down(None);
+    shut_down(None);
 }
 
 /// Calls [`shutdown`] when dropped: hold one in `main`.
@@ -359,7 +279,7 @@ impl Heap {
     /// registered meanwhile), then stops this heap's finalizers for good. Dropping an isolated
     /// heap does this too. Calling it again does nothing.
     pub fn shutdown(&self) {
-        registry().shut_down(Some(self.id()));
+        shut_down(Some(self.id()));
     }
 }
 
@@ -375,17 +295,7 @@ impl Drop for Heap {
     }
 }
 
-const SHARDS: usize = 16;
-
-type Entries = HashMap<u64, Arc<dyn Pending>, ahash::RandomState>;
-
-/// Every live registration, by id (registration order), sharded to keep threads apart.
-struct Registry {
-    shards: Box<[CachePadded<SpinMutex<Entries>>]>,
-    /// Heaps whose finalizers are shut down.
-    shut_down: RwLock<ShutDown>,
-}
-
+/// Heaps whose finalizers are shut down.
 #[derive(Default)]
 struct ShutDown {
     everything: bool,
@@ -399,104 +309,33 @@ impl ShutDown {
 }
 
 global! {
-    static REGISTRY: Registry = Registry {
-        shards: (0..SHARDS).map(|_| CachePadded(SpinMutex::new(HashMap::default()))).collect(),
-        shut_down: RwLock::new(ShutDown::default()),
-    };
+    static SHUT_DOWN: RwLock<ShutDown> = RwLock::new(ShutDown::default());
 }
 
 global_atomic! {
-    static NEXT_ID: AtomicU64 = 0;
-}
-
-global_atomic! {
-    /// Whether any shutdown happened: spares every run a look at the list.
+    /// Whether any shutdown happened: spares every run a look at the set.
     static ANY_SHUT_DOWN: AtomicBool = false;
 }
 
-fn registry() -> &'static Registry {
-    &REGISTRY
+fn is_shut_down(heap: u32) -> bool {
+    ANY_SHUT_DOWN.load(Ordering::Acquire) && SHUT_DOWN.read().covers(Some(heap))
 }
 
-impl Registry {
-    fn next_id(&self) -> u64 {
-        NEXT_ID.fetch_add(1, Ordering::Relaxed)
+/// Runs the at-exit finalizers of `heap` (every heap for `None`), then marks it shut down.
+fn shut_down(heap: Option<u32>) {
+    if ANY_SHUT_DOWN.load(Ordering::Acquire) && SHUT_DOWN.read().covers(heap) {
+        return;
     }
-
-    fn shard(&self, id: u64) -> &SpinMutex<Entries> {
-        &self.shards[id as usize % SHARDS]
-    }
-
-    fn insert(&self, id: u64, pending: Arc<dyn Pending>) {
-        self.shard(id).lock().insert(id, pending);
-    }
-
-    /// Takes `id`'s entry out. The caller drops it, outside the lock: it may be the last owner
-    /// of a callback.
-    fn remove(&self, id: u64) -> Option<Arc<dyn Pending>> {
-        let mut shard = self.shard(id).lock();
-        let removed = shard.remove(&id);
-        // A table emptied after a burst gives its memory back: lookups in a large, sparse
-        // table would miss the cache on every call.
-        let len = shard.len();
-        if shard.capacity() > 64 && len < shard.capacity() / 8 {
-            shard.shrink_to(len * 2);
-        }
-        removed
-    }
-
-    /// Runs the finalizer numbered `id` if the registry still holds it: its object died.
-    fn run_at_death(&self, id: u64) {
-        if let Some(pending) = self.remove(id) {
-            pending.run_unlisted();
+    // Newest first, those registered meanwhile too. Finalizers are the hooks flagged at exit;
+    // one whose flag was cleared stays registered, and its object's death still runs it
+    // unless shutdown completed first.
+    run_exit_hooks(heap);
+    {
+        let mut done = SHUT_DOWN.write();
+        match heap {
+            Some(h) => drop(done.heaps.insert(h)),
+            None => done.everything = true,
         }
     }
-
-    fn is_shut_down(&self, heap: u32) -> bool {
-        ANY_SHUT_DOWN.load(Ordering::Acquire) && self.shut_down.read().covers(Some(heap))
-    }
-
-    /// The live at-exit registrations of `heap` (every heap for `None`), oldest first.
-    fn select_for_exit(&self, heap: Option<u32>) -> Vec<Arc<dyn Pending>> {
-        let mut selected: Vec<(u64, Arc<dyn Pending>)> = Vec::new();
-        for shard in self.shards.iter() {
-            let shard = shard.lock();
-            selected.extend(
-                shard
-                    .iter()
-                    .filter(|(_, p)| p.atexit() && heap.is_none_or(|h| p.heap() == h))
-                    .map(|(&id, p)| (id, Arc::clone(p))),
-            );
-        }
-        selected.sort_unstable_by_key(|&(id, _)| id);
-        selected.into_iter().map(|(_, p)| p).collect()
-    }
-
-    fn shut_down(&self, heap: Option<u32>) {
-        if ANY_SHUT_DOWN.load(Ordering::Acquire) && self.shut_down.read().covers(heap) {
-            return;
-        }
-        // Newest first; selected again whenever finalizers were registered meanwhile (a
-        // finalizer may register others). Entries detached or run meanwhile do nothing.
-        let mut seen = NEXT_ID.load(Ordering::Acquire);
-        let mut pending = self.select_for_exit(heap);
-        while let Some(next) = pending.pop() {
-            if next.atexit() {
-                next.run_at_exit();
-            }
-            let now = NEXT_ID.load(Ordering::Acquire);
-            if now != seen {
-                seen = now;
-                pending = self.select_for_exit(heap);
-            }
-        }
-        {
-            let mut done = self.shut_down.write();
-            match heap {
-                Some(h) => drop(done.heaps.insert(h)),
-                None => done.everything = true,
-            }
-        }
-        ANY_SHUT_DOWN.store(true, Ordering::Release);
-    }
+    ANY_SHUT_DOWN.store(true, Ordering::Release);
 }

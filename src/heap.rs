@@ -10,7 +10,9 @@
 //! | `gc.rs` | [`Gc`], the strong handle: creation, death and destruction |
 //! | `weak.rs` | [`Weak`], the weak handle, plain or carrying a callback |
 //! | `any.rs` | [`AnyGc`], a strong handle to a tracked object of any type |
-//! | `callbacks.rs` | the registry of death callbacks and listeners ([`DeathListener`]) |
+//! | `death_table.rs` | what runs at an object's death, by its address: callbacks and hooks |
+//! | `callbacks.rs` | weak references with death callbacks or listeners ([`DeathListener`]) |
+//! | `hooks.rs` | [`DeathHook`]: actions the heap owns until their object dies |
 //! | `watch.rs` | [`Watch`], the weak handle of a death listener's registration |
 //! | `ephemeron.rs` | values attached to a key object: conditional edges |
 //! | `deferred.rs` | destruction of deep structures without deep recursion |
@@ -39,12 +41,14 @@
 
 mod any;
 pub mod box_cache;
-pub(crate) mod callbacks;
+mod callbacks;
 mod cell;
+pub(crate) mod death_table;
 mod deferred;
 mod ephemeron;
 mod gc;
 mod header;
+mod hooks;
 mod layout;
 pub(crate) mod pause;
 mod pin;
@@ -59,7 +63,7 @@ mod weak;
 /// world's pause, the callback registry.
 pub(crate) mod raw {
     pub(crate) use super::any::AnyGc;
-    pub(crate) use super::callbacks;
+    pub(crate) use super::death_table;
     pub(crate) use super::deferred::destruction_depth;
     pub(crate) use super::ephemeron::{take_attached, trace_attached};
     pub(crate) use super::header::{Header, FINALIZED, HAS_ATTACHMENTS, HAS_CALLBACKS};
@@ -78,6 +82,7 @@ pub use callbacks::DeathListener;
 pub use cell::{GcCell, GcCellMut, GcCellRef};
 pub use ephemeron::Ephemeron;
 pub use gc::Gc;
+pub use hooks::{run_exit_hooks, DeathAction, DeathHook};
 pub use layout::{overhead_of, Overhead};
 pub use pin::{read_pin, PinnedRef, ReadPin};
 pub use slot::PinnedSlot;

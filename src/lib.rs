@@ -107,8 +107,9 @@ pub use finalizer::{finalize, finalize_with, shutdown, Finalizer, ShutdownGuard}
 pub use heap::box_cache;
 pub use heap::read_pin;
 pub use heap::{
-    overhead_of, AnyGc, DeathListener, Ephemeron, Gc, GcCell, GcCellMut, GcCellRef, Heap,
-    HeapCounts, Overhead, PinnedRef, PinnedSlot, ReadPin, Referents, Trace, Tracer, Watch, Weak,
+    overhead_of, run_exit_hooks, AnyGc, DeathAction, DeathHook, DeathListener, Ephemeron, Gc,
+    GcCell, GcCellMut, GcCellRef, Heap, HeapCounts, Overhead, PinnedRef, PinnedSlot, ReadPin,
+    Referents, Trace, Tracer, Watch, Weak,
 };
 pub use proxy::{ReferenceError, WeakProxy};
 pub use weak_method::{BoundMethod, WeakMethod};

@@ -91,6 +91,19 @@ impl<T> ExclusiveCell<T> {
         // SAFETY: as above; loom checks it.
         return self.0.with_mut(|p| f(unsafe { &mut *p }));
     }
+
+    /// Runs `f` on the value, shared.
+    ///
+    /// # Safety
+    /// No write to the cell happens at the same time (other reads may).
+    pub(crate) unsafe fn with<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        #[cfg(not(weakling_loom))]
+        // SAFETY: the caller rules out every write for the duration.
+        return f(unsafe { &*self.0.get() });
+        #[cfg(weakling_loom)]
+        // SAFETY: as above; loom checks it.
+        return self.0.with(|p| f(unsafe { &*p }));
+    }
 }
 
 /// The calling thread's identity (loom's model threads share one OS thread).

@@ -73,7 +73,7 @@ fn several_finalizers_on_one_object_run_newest_first_and_dropped_handles_stay_re
     for name in ["first", "second", "third"] {
         let l = log.clone();
         // The handle is dropped at once: the finalizer stays registered.
-        drop(finalize(&obj, move || l.push(name)));
+        let _ = finalize(&obj, move || l.push(name));
     }
     drop(obj);
     assert_eq!(log.take(), ["third", "second", "first"]);
@@ -95,14 +95,27 @@ fn a_panicking_finalizer_is_reported_and_the_others_run() {
 
 #[test]
 fn set_atexit_on_a_dead_finalizer_does_nothing() {
-    let obj = Gc::new(1_u8);
-    let f = finalize(&obj, || ());
+    let heap = Heap::new();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let obj = Gc::new_in(1_u8, &heap);
+    let r = runs.clone();
+    let f = finalize(&obj, move || r.fetch_add(1, Ordering::SeqCst));
+    assert!(f.atexit(), "set by default");
     f.set_atexit(false);
     assert!(!f.atexit());
     f.set_atexit(true);
+    assert!(f.atexit());
+    assert_eq!(f.call(), Some(0));
+    // Dead: the flag reads false, as Python's `bool(info) and info.atexit`, and setting it
+    // arms nothing for the shutdown.
+    assert!(!f.atexit());
+    f.set_atexit(true);
+    assert!(!f.atexit());
+    assert!(!f.alive());
+    heap.shutdown();
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
     drop(obj);
-    f.set_atexit(false);
-    assert!(f.atexit(), "dead: unchanged");
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
 }
 
 #[derive(Trace)]
@@ -214,7 +227,7 @@ fn a_heap_shutdown_runs_its_atexit_finalizers_newest_first_then_nothing() {
     let _d = finalize(&objects[3], move || {
         l.push("3, registering another");
         let l2 = l.clone();
-        drop(finalize(&registrar, move || l2.push("registered during shutdown")));
+        let _ = finalize(&registrar, move || l2.push("registered during shutdown"));
     });
     let ((), errors) = capture_errors(|| heap.shutdown());
     assert_eq!(log.take(), ["3, registering another", "registered during shutdown", "0"]);

@@ -19,7 +19,7 @@ fn shutdown_runs_live_atexit_finalizers_newest_first_then_nothing_ever_again() {
     let _fc = finalize(&c, move || {
         l.push("c registers one more");
         let l2 = l.clone();
-        drop(finalize(&keep, move || l2.push("registered during exit")));
+        let _ = finalize(&keep, move || l2.push("registered during exit"));
     });
     let dead = Gc::new(4_u8);
     let l = log.clone();

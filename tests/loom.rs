@@ -846,3 +846,70 @@ mod cache {
         });
     }
 }
+
+/// A death hook's action whose clone, run and drop all touch a loom cell: loom reports a
+/// `peek`'s clone that is not ordered before the owner's run or drop.
+struct Probe {
+    value: Value,
+    runs: Arc<AtomicUsize>,
+}
+
+impl Clone for Probe {
+    fn clone(&self) -> Self {
+        assert_eq!(self.value.read(), 7, "cloned while the action is in place");
+        Probe { value: Value::new(&self.value.drops), runs: self.runs.clone() }
+    }
+}
+
+impl weakling::DeathAction for Probe {
+    fn run(self) {
+        assert_eq!(self.value.read(), 7);
+        self.runs.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_peek_racing_a_cancel() {
+    // A peek holds a strong handle while it clones, so the death cannot race it; a cancel
+    // (as `detach` and the exit run) can, and must wait for the clone.
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let runs = Arc::new(AtomicUsize::new(0));
+        let heap = Heap::new();
+        let obj = Gc::new_in(Value::new(&drops), &heap);
+        let probe = Probe { value: Value::new(&drops), runs: runs.clone() };
+        let hook = Gc::on_death(&obj, probe, false);
+        let peeker = thread::spawn(move || {
+            // Either before the cancel (object and a copy), or after it (nothing).
+            if let Some((obj, copy)) = hook.peek() {
+                assert_eq!(obj.read(), 7);
+                drop(copy);
+            }
+        });
+        let cancelled = hook.cancel().expect("nothing else takes it");
+        drop(cancelled);
+        peeker.join().unwrap();
+        drop(obj);
+        assert_eq!(runs.load(Ordering::SeqCst), 0);
+        assert!(!hook.is_pending());
+        assert_eq!(heap.counts().live, 0);
+    });
+}
+
+#[test]
+fn a_cancel_racing_the_death_of_its_object() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let runs = Arc::new(AtomicUsize::new(0));
+        let heap = Heap::new();
+        let obj = Gc::new_in(Value::new(&drops), &heap);
+        let probe = Probe { value: Value::new(&drops), runs: runs.clone() };
+        let hook = Gc::on_death(&obj, probe, false);
+        let canceller = thread::spawn(move || hook.cancel().is_some());
+        drop(obj);
+        let cancelled = canceller.join().unwrap();
+        // Exactly one of the two took the action.
+        assert_eq!(runs.load(Ordering::SeqCst), usize::from(!cancelled));
+        assert_eq!(drops.load(Ordering::SeqCst), 2, "the object and the action, once each");
+    });
+}

@@ -34,7 +34,7 @@ use super::world::{StoppedWorld, ONE_AT_A_TIME};
 use super::{teardown, verdict};
 use crate::contain::contained;
 use crate::heap::raw::{
-    callbacks, current, encode, pause, take_attached, AnyGc, HeapInner, ObjPtr, Ordering,
+    current, death_table, encode, pause, take_attached, AnyGc, HeapInner, ObjPtr, Ordering,
     ThreadState, HAS_ATTACHMENTS, HAS_CALLBACKS, UNLISTED,
 };
 
@@ -191,7 +191,7 @@ unsafe fn free_garbage(
     me: Option<&ThreadState>,
     garbage_slot: u64,
 ) {
-    let mut armed: Vec<Vec<callbacks::Listed>> = Vec::new();
+    let mut armed: Vec<Vec<death_table::Entry>> = Vec::new();
     let mut attached = Vec::new();
     match torn_down {
         // Only attachments are left to take (attaching needs a strong handle, and none has
@@ -218,7 +218,7 @@ unsafe fn free_garbage(
                 // whatever it let other threads reach.)
                 let flags = unsafe { h.tear_down() };
                 if flags & HAS_CALLBACKS != 0 {
-                    armed.push(callbacks::take(obj.0));
+                    armed.push(death_table::take(obj.0));
                 }
                 if flags & HAS_ATTACHMENTS != 0 {
                     attached.push(take_attached(obj.0));
@@ -233,8 +233,8 @@ unsafe fn free_garbage(
     // Boxes that nothing references any more are freed on the way; the rest are left.
     let left = unsafe { teardown::drop_values(&garbage) };
     contained("dropping values attached to garbage keys", || drop(attached));
-    for registrations in armed {
-        callbacks::fire(registrations);
+    for entries in armed {
+        death_table::fire(entries);
     }
     // The collector's remaining counts go; boxes that nothing else references are freed.
     // SAFETY: as above, with the values dropped and callbacks and attachments taken.

@@ -30,7 +30,7 @@ use super::scan;
 use super::world::{lock_shards, StoppedWorld, ONE_AT_A_TIME};
 use crate::contain::contained;
 use crate::heap::raw::{
-    callbacks, encode, gc_head_of, AnyGc, HeapInner, ObjPtr, Ordering, FINALIZED, HAS_CALLBACKS,
+    death_table, encode, gc_head_of, AnyGc, HeapInner, ObjPtr, Ordering, FINALIZED, HAS_CALLBACKS,
     SHARDS,
 };
 
@@ -59,11 +59,12 @@ pub(crate) unsafe fn finalize(
         // SAFETY: the caller's count keeps the box allocated; it is tracked.
         let (h, head) = unsafe { (obj.0.as_ref(), gc_head_of(obj.0).as_ref()) };
         if h.flags(Ordering::Acquire) & HAS_CALLBACKS != 0 {
-            // Finalizer callbacks (`Gc::downgrade_with_finalizer`): taken out, so at most once.
-            let registrations = callbacks::take_finalizers(obj.0);
-            if !registrations.is_empty() {
-                ran += registrations.len();
-                callbacks::fire(registrations);
+            // Death hooks and finalizer callbacks (`Gc::on_death`,
+            // `Gc::downgrade_with_finalizer`): taken out, so at most once.
+            let entries = death_table::take_finalizers(obj.0);
+            if !entries.is_empty() {
+                ran += entries.len();
+                death_table::fire(entries);
             }
         }
         let Some(finalizer) = head.vtable.finalize else { continue };

@@ -2,9 +2,8 @@
 //!
 //! A weak reference with a callback is a [`Registration`], shared by the [`Weak`] handles
 //! that `downgrade_with` returned and their clones (like a Python `weakref.ref` object
-//! shared by several names). Registrations live in a process-wide table keyed by the address
-//! of the object they watch, sharded to keep threads apart; an object's header carries
-//! `HAS_CALLBACKS` once it has one, so objects without callbacks never look at the table.
+//! shared by several names). Registrations live in the death table (`death_table.rs`), by the
+//! address of the object they watch.
 //!
 //! # Lifecycle
 //!
@@ -32,14 +31,14 @@
 //! [`Weak`]: crate::Weak
 
 use std::alloc::Layout;
-use std::collections::HashMap;
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 
 use super::box_cache;
-use super::header::{Header, HAS_CALLBACKS, TORN_DOWN};
+use super::death_table::{self, Entry};
+use super::header::Header;
 use crate::contain::contained;
-use crate::sync::{global, AtomicUsize, CachePadded, ExclusiveCell, Ordering, SpinMutex};
+use crate::sync::{AtomicUsize, ExclusiveCell, Ordering};
 
 /// What a registration's callback is: it receives its registration with one handle count,
 /// which it turns into a typed [`Weak`](crate::Weak) handle before calling the user's code.
@@ -370,176 +369,68 @@ impl Drop for Listed {
     }
 }
 
-const SHARDS: usize = 64;
-
-/// The registrations of one object, in registration order; most objects have one, which
-/// then needs no allocation of its own.
-enum List {
-    One(Listed),
-    Many(Vec<Listed>),
-}
-
-impl List {
-    fn into_vec(self) -> Vec<Listed> {
-        match self {
-            List::One(one) => vec![one],
-            List::Many(many) => many,
-        }
-    }
-}
-
-type Entries = HashMap<usize, List, ahash::RandomState>;
-
-global! {
-    static REGISTRY: Box<[CachePadded<SpinMutex<Entries>>]> =
-        (0..SHARDS).map(|_| CachePadded(SpinMutex::new(Entries::default()))).collect();
-}
-
-fn shard(target: NonNull<Header>) -> &'static SpinMutex<Entries> {
-    let addr = target.as_ptr() as usize;
-    &REGISTRY[(addr >> 4 ^ addr >> 12) % SHARDS]
-}
-
 /// Hands the table's reference to `registration` (made by [`Registration::new`] or
-/// [`Registration::with_listener`]) to its object's callbacks. Returns `false`, inserting
-/// nothing and letting go of that reference, when the collector is already tearing the
-/// object down.
+/// [`Registration::with_listener`]) to its object's entries in the death table. Returns
+/// `false`, inserting nothing and letting go of that reference, when the collector is already
+/// tearing the object down.
 ///
 /// # Safety
 /// The caller holds a strong handle to the registration's target and a handle of the
 /// registration, gives up the table's reference, and has set the target's `HAS_CALLBACKS`
-/// (with the registration's weak reference, `Header::inc_weak_flagging`). A flag left by a
-/// refused registration only sends the death to look in the table for nothing.
+/// (with the registration's weak reference, `Header::inc_weak_flagging`).
 pub(crate) unsafe fn register(registration: NonNull<Registration>) -> bool {
-    let registration = Listed(registration);
-    let target = registration.get().target;
-    // SAFETY: the caller's strong handle keeps the header allocated.
-    let header = unsafe { target.as_ref() };
-    let mut entries = shard(target).lock();
-    // Under the shard lock: a collector marks an object torn down before it takes the
-    // entries (same lock), so a registration either is taken with them or sees the mark.
-    if header.flags(Ordering::Acquire) & TORN_DOWN != 0 {
-        // Letting go of the table's reference frees nothing: the caller holds a handle.
-        return false;
+    let listed = Listed(registration);
+    let target = listed.get().target;
+    // SAFETY: the caller's contract. A refused entry is dropped here: letting go of the
+    // table's reference frees nothing, as the caller holds a handle.
+    unsafe { death_table::insert(target, Entry::Callback(listed)) }.is_ok()
+}
+
+impl Listed {
+    pub(super) fn is_finalizer(&self) -> bool {
+        self.get().finalizer
     }
-    debug_assert!(header.flags(Ordering::Relaxed) & HAS_CALLBACKS != 0, "flagged by the caller");
-    match entries.entry(target.as_ptr() as usize) {
-        std::collections::hash_map::Entry::Vacant(slot) => {
-            slot.insert(List::One(registration));
-        }
-        std::collections::hash_map::Entry::Occupied(mut slot) => {
-            let list = slot.get_mut();
-            // Cancelled registrations that the table lets go of here are freed under the
-            // lock; that runs no user code (their callbacks were dropped at cancellation).
-            if let List::One(first) = list {
-                if first.get().is_cancelled() {
-                    *first = registration;
-                    return true;
+
+    pub(super) fn is_cancelled(&self) -> bool {
+        self.get().is_cancelled()
+    }
+
+    /// Runs the callback or tells the listener, unless the registration is cancelled; a
+    /// panic is reported and contained.
+    pub(super) fn fire(self) {
+        // A cancelled registration is let go of untold. Otherwise the handle acquired here keeps
+        // the count above zero while the callback or listener runs, so that a concurrent last
+        // drop cannot cancel it under its feet.
+        let Some(registration) = self.into_handle() else { return };
+        // SAFETY: the handle acquired above keeps it allocated.
+        let action = unsafe { &registration.as_ref().action };
+        match action {
+            Action::Callback { present, op } => {
+                // SAFETY: the handle acquired above keeps the count above zero, so the
+                // cancellation cannot take the callback now, and did not before (the acquire
+                // would have failed); the registration was in the table once, so no other death
+                // takes it.
+                if unsafe { present.with_mut(|p| std::mem::replace(p, false)) } {
+                    // SAFETY: `present` was taken from true to false just above; the callback
+                    // adopts the handle acquired above.
+                    contained("weak reference callback", || unsafe {
+                        op(registration, CallbackOp::Run)
+                    });
+                } else {
+                    // SAFETY: the handle acquired above, given up.
+                    unsafe { Registration::release_handle(registration) };
                 }
-                let List::One(first) = std::mem::replace(list, List::Many(Vec::new())) else {
-                    unreachable!("matched above")
-                };
-                *list = List::Many(vec![first]);
             }
-            let List::Many(list) = list else { unreachable!("made a list above") };
-            if list.len() >= 8 && list.len().is_power_of_two() {
-                list.retain(|r| !r.get().is_cancelled());
-            }
-            list.push(registration);
-        }
-    }
-    true
-}
-
-/// Takes every registration of a dead (or condemned) object out of the table.
-pub(crate) fn take(target: NonNull<Header>) -> Vec<Listed> {
-    take_list(target).map_or_else(Vec::new, List::into_vec)
-}
-
-fn take_list(target: NonNull<Header>) -> Option<List> {
-    let mut entries = shard(target).lock();
-    let taken = entries.remove(&(target.as_ptr() as usize));
-    // A table emptied after a burst of registrations gives its memory back: lookups in a
-    // large, sparse table miss the cache on every death.
-    let len = entries.len();
-    if entries.capacity() > 64 && len < entries.capacity() / 8 {
-        entries.shrink_to(len * 2);
-    }
-    taken
-}
-
-/// Takes the registrations of a dead object out of the table and runs them, as [`fire`].
-pub(crate) fn take_and_fire(target: NonNull<Header>) {
-    match take_list(target) {
-        None => {}
-        Some(List::One(one)) => fire_one(one),
-        Some(List::Many(many)) => fire(many),
-    }
-}
-
-/// Takes the finalizer registrations of a condemned object out of the table, leaving the
-/// others for teardown.
-pub(crate) fn take_finalizers(target: NonNull<Header>) -> Vec<Listed> {
-    let mut entries = shard(target).lock();
-    let addr = target.as_ptr() as usize;
-    let Some(list) = entries.get_mut(&addr) else { return Vec::new() };
-    match list {
-        List::One(one) if one.get().finalizer => {
-            entries.remove(&addr).map_or_else(Vec::new, List::into_vec)
-        }
-        List::One(_) => Vec::new(),
-        List::Many(many) => {
-            let (taken, kept) = std::mem::take(many).into_iter().partition(|r| r.get().finalizer);
-            *many = kept;
-            if many.is_empty() {
-                entries.remove(&addr);
-            }
-            taken
-        }
-    }
-}
-
-/// Runs the callbacks of `registrations` (in registration order as taken), newest first,
-/// skipping cancelled ones; a panic in one is reported and the rest still run.
-pub(crate) fn fire(registrations: Vec<Listed>) {
-    for registration in registrations.into_iter().rev() {
-        fire_one(registration);
-    }
-}
-
-fn fire_one(registration: Listed) {
-    // A cancelled registration is let go of untold. Otherwise the handle acquired here keeps
-    // the count above zero while the callback or listener runs, so that a concurrent last
-    // drop cannot cancel it under its feet.
-    let Some(registration) = registration.into_handle() else { return };
-    // SAFETY: the handle acquired above keeps it allocated.
-    let action = unsafe { &registration.as_ref().action };
-    match action {
-        Action::Callback { present, op } => {
-            // SAFETY: the handle acquired above keeps the count above zero, so the
-            // cancellation cannot take the callback now, and did not before (the acquire
-            // would have failed); the registration was in the table once, so no other death
-            // takes it.
-            if unsafe { present.with_mut(|p| std::mem::replace(p, false)) } {
-                // SAFETY: `present` was taken from true to false just above; the callback
-                // adopts the handle acquired above.
-                contained("weak reference callback", || unsafe {
-                    op(registration, CallbackOp::Run)
-                });
-            } else {
+            Action::Listener { listener, token, object } => {
+                if let Some(listener) = listener.upgrade() {
+                    contained("death listener", || listener.object_died(*token, *object));
+                    // Dropped outside `contained`'s report but still contained: a listener's
+                    // last strong reference may go here.
+                    contained("dropping a death listener", || drop(listener));
+                }
                 // SAFETY: the handle acquired above, given up.
                 unsafe { Registration::release_handle(registration) };
             }
-        }
-        Action::Listener { listener, token, object } => {
-            if let Some(listener) = listener.upgrade() {
-                contained("death listener", || listener.object_died(*token, *object));
-                // Dropped outside `contained`'s report but still contained: a listener's
-                // last strong reference may go here.
-                contained("dropping a death listener", || drop(listener));
-            }
-            // SAFETY: the handle acquired above, given up.
-            unsafe { Registration::release_handle(registration) };
         }
     }
 }

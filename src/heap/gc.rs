@@ -11,6 +11,7 @@ use std::ptr::{self, NonNull};
 use std::sync::Arc;
 
 use super::callbacks::{self, Registration};
+use super::death_table;
 use super::deferred::{self, Pending};
 use super::ephemeron::take_attached;
 use super::header::{Header, HAS_ATTACHMENTS, HAS_CALLBACKS};
@@ -363,7 +364,7 @@ impl<T> Gc<T> {
         // SAFETY: header allocated; object dead, so no one else reaches the callbacks.
         let flags = unsafe { header.as_ref() }.flags(Ordering::Acquire);
         if flags & HAS_CALLBACKS != 0 {
-            callbacks::take_and_fire(header);
+            death_table::take_and_fire(header);
         }
         if flags & HAS_ATTACHMENTS != 0 {
             contained("dropping values attached to a dead key", || drop(take_attached(header)));
@@ -438,7 +439,7 @@ unsafe fn notify_death(header: NonNull<Header>) {
     let h = unsafe { header.as_ref() };
     let flags = h.flags(Ordering::Acquire);
     if flags & HAS_CALLBACKS != 0 {
-        callbacks::take_and_fire(header);
+        death_table::take_and_fire(header);
     }
     if flags & HAS_ATTACHMENTS != 0 {
         contained("dropping values attached to a dead key", || drop(take_attached(header)));
@@ -515,9 +516,10 @@ impl<T: Send + 'static> Gc<T> {
     /// reachability again after it, so code it runs may resurrect objects. When the object
     /// dies by its count alone it runs exactly as `downgrade_with`'s callback does.
     ///
-    /// This is the building block of [`finalize`](crate::finalize). Keep the returned handle
-    /// outside the objects it could die with (in a registry or a static): a finalizer runs
-    /// even if its handle lives inside the garbage, where a plain callback would not.
+    /// [`Gc::on_death`] runs an action at the same points with no weak handle at all. Keep
+    /// the returned handle outside the objects it could die with (in a registry or a static):
+    /// a finalizer runs even if its handle lives inside the garbage, where a plain callback
+    /// would not.
     ///
     /// ```
     /// use std::sync::atomic::{AtomicBool, Ordering};

@@ -326,6 +326,14 @@ impl Header {
         self.weak.fetch_or(flags, Ordering::AcqRel);
     }
 
+    /// Sets `flags` unless they are all set already, which a load tells without writing.
+    #[inline]
+    pub(crate) fn set_flags_once(&self, flags: usize) {
+        if self.flags(Ordering::Relaxed) & flags != flags {
+            self.set_flags(flags);
+        }
+    }
+
     #[inline]
     pub(crate) fn is_tracked(&self) -> bool {
         self.flags(Ordering::Relaxed) & TRACKED != 0
