@@ -15,6 +15,7 @@ pub(crate) use loom::sync::atomic::{
 #[cfg(weakling_loom)]
 pub(crate) use loom::thread_local;
 
+pub(crate) mod sequence;
 #[cfg_attr(weakling_loom, allow(dead_code))]
 mod spin;
 #[cfg(not(weakling_loom))]

@@ -28,7 +28,7 @@ use super::death_table::{self, Entry};
 use super::header::{Header, HAS_CALLBACKS};
 use super::pause;
 use crate::contain::contained;
-use crate::sync::{global_atomic, yield_now, AtomicUsize, ExclusiveCell, Ordering};
+use crate::sync::{sequence, yield_now, AtomicUsize, ExclusiveCell, Ordering};
 use crate::Gc;
 
 /// What a death hook does: runs once when its object dies, unless the hook is taken out
@@ -49,7 +49,8 @@ const READER: usize = 2;
 /// The part of a hook's block that the table sees, whatever its action's type.
 #[repr(C)]
 pub(crate) struct Hook {
-    /// Its number: unique in the process, rising in registration order.
+    /// Its number: unique in the process, and greater than those of every hook whose
+    /// registration happened before its own (`sequence.rs`).
     id: u64,
     /// `readers * READER | AT_EXIT`. The flag changes under the shard lock; readers leave
     /// outside it, so every change is a read-modify-write.
@@ -177,11 +178,6 @@ impl Drop for Hooked {
     }
 }
 
-global_atomic! {
-    /// The last hook number handed out; 0 is never one.
-    static LAST_ID: AtomicU64 = 0;
-}
-
 /// A key to an action that runs when an object dies, made by [`Gc::on_death`].
 ///
 /// The heap owns the action, not the key: dropping the key leaves the hook in place, and
@@ -189,7 +185,7 @@ global_atomic! {
 pub struct DeathHook<T, A> {
     /// The object's address: looked up in the table, read only under its lock.
     target: NonNull<Header>,
-    /// 0 for a hook that was never registered.
+    /// 0 for a hook that was never registered (the sequence never hands out 0).
     id: u64,
     tracked: bool,
     _types: PhantomData<fn() -> (T, A)>,
@@ -256,7 +252,7 @@ impl<T: Send + Sync + 'static> Gc<T> {
         let target = Gc::header_ptr(this);
         // SAFETY: `this` keeps the header allocated.
         unsafe { target.as_ref() }.set_flags_once(HAS_CALLBACKS);
-        let id = LAST_ID.fetch_add(1, Ordering::Relaxed) + 1;
+        let id = sequence::next();
         let block = box_cache::allocate(Layout::new::<WithAction<A>>()).cast::<WithAction<A>>();
         let hook = Hook {
             id,
@@ -364,17 +360,23 @@ impl<T, A> DeathHook<T, A> {
 /// heap for `None`), hooks added while it runs included; each is taken out, so it never runs
 /// again. The objects stay alive. What [`shutdown`](crate::shutdown) runs.
 pub fn run_exit_hooks(heap: Option<u32>) {
-    // A hook added meanwhile takes a new number: selected again then.
-    let mut seen = LAST_ID.load(Ordering::Acquire);
-    let mut pending = exit_hooks(heap);
-    while let Some((id, target)) = pending.pop() {
-        if let Some(hooked) = death_table::remove_hook(target, id, |hook, _| hook.at_exit()) {
-            hooked.fire();
+    loop {
+        let mut pending = exit_hooks(heap);
+        if pending.is_empty() {
+            return;
         }
-        let now = LAST_ID.load(Ordering::Acquire);
-        if now != seen {
-            seen = now;
-            pending = exit_hooks(heap);
+        // A hook that an action adds on this thread is selected again at once (it is the
+        // newest); one added on another thread meanwhile, at the latest when these ran.
+        let mut seen = sequence::mark();
+        while let Some((id, target)) = pending.pop() {
+            if let Some(hooked) = death_table::remove_hook(target, id, |hook, _| hook.at_exit()) {
+                hooked.fire();
+            }
+            let now = sequence::mark();
+            if now != seen {
+                seen = now;
+                pending = exit_hooks(heap);
+            }
         }
     }
 }
