@@ -167,8 +167,14 @@ impl<F, R> DeathAction for Pending<F>
 where
     F: FnOnce() -> R + Send + 'static,
 {
+    const CONTEXT: &'static str = "finalizer";
+
+    /// At the death or at exit: the heap contains a panic (and one in dropping the callback
+    /// after shutdown) and reports it as a finalizer's.
     fn run(self) {
-        drop(self.run_unless_shut_down());
+        if !is_shut_down(self.heap) {
+            drop((self.callback)());
+        }
     }
 }
 

@@ -152,7 +152,9 @@ fn a_panicking_action_is_reported_and_the_others_run() {
     let _b = Gc::on_death(&obj, Say::new(&log, "panic here", &drops), false);
     let ((), errors) = capture_errors(|| drop(obj));
     assert_eq!(log.take(), ["older"]);
-    assert!(errors.iter().any(|e| e.contains("panic here fails")), "{errors:?}");
+    let reported =
+        |e: &String| e.contains("context=\"death hook\"") && e.contains("panic here fails");
+    assert!(errors.iter().any(reported), "{errors:?}");
     assert_eq!(drops.load(Ordering::SeqCst), 2);
 }
 

@@ -85,12 +85,13 @@ fn a_panicking_finalizer_is_reported_and_the_others_run() {
     let obj = Gc::new(1_u8);
     let l = log.clone();
     let _a = finalize(&obj, move || l.push("older"));
-    let _b = finalize(&obj, || panic!("finalizer fails"));
+    let _b = finalize(&obj, || panic!("it fails"));
     let l = log.clone();
     let _c = finalize(&obj, move || l.push("newer"));
     let ((), errors) = capture_errors(|| drop(obj));
     assert_eq!(log.take(), ["newer", "older"]);
-    assert!(errors.iter().any(|e| e.contains("finalizer fails")), "{errors:?}");
+    let reported = |e: &String| e.contains("context=\"finalizer\"") && e.contains("it fails");
+    assert!(errors.iter().any(reported), "reported as a finalizer's: {errors:?}");
 }
 
 #[test]

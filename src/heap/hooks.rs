@@ -34,9 +34,13 @@ use crate::Gc;
 /// What a death hook does: runs once when its object dies, unless the hook is taken out
 /// before (see [`Gc::on_death`]).
 ///
-/// A panic in `run` is caught and reported with `tracing::error!`, and the other callbacks and
-/// hooks of the object still run.
+/// A panic in `run` is caught and reported with `tracing::error!` as a panic in
+/// [`CONTEXT`](DeathAction::CONTEXT), and the other callbacks and hooks of the object still
+/// run.
 pub trait DeathAction: Send + 'static {
+    /// What a panic in `run` is reported as: the `context` field of the error event.
+    const CONTEXT: &'static str = "death hook";
+
     /// Runs the action: its object died, or [`run_exit_hooks`] runs it.
     fn run(self);
 }
@@ -112,7 +116,8 @@ unsafe fn take_action<A>(this: NonNull<Hook>) -> A {
     }
 }
 
-/// Runs or drops the action of a block made with `A`, after freeing the block.
+/// Runs or drops the action of a block made with `A`, after freeing the block. A panic is
+/// reported and contained.
 ///
 /// # Safety
 /// As [`take_action`].
@@ -120,8 +125,8 @@ unsafe fn hook_op<A: DeathAction>(this: NonNull<Hook>, op: HookOp) {
     // SAFETY: forwarded contract.
     let action = unsafe { take_action::<A>(this) };
     match op {
-        HookOp::Run => action.run(),
-        HookOp::Discard => drop(action),
+        HookOp::Run => drop(contained(A::CONTEXT, || action.run())),
+        HookOp::Discard => drop(contained("dropping a death hook's action", || drop(action))),
     }
 }
 
@@ -154,7 +159,7 @@ impl Hooked {
         let this = ManuallyDrop::new(self);
         let op = this.get().op;
         // SAFETY: owned, with no reader left; the block is not used after.
-        contained("death hook", || unsafe { op(this.0, HookOp::Run) });
+        unsafe { op(this.0, HookOp::Run) };
     }
 
     /// The action, out of its freed block.
@@ -172,9 +177,8 @@ impl Hooked {
 impl Drop for Hooked {
     fn drop(&mut self) {
         self.wait_for_readers();
-        let (this, op) = (self.0, self.get().op);
         // SAFETY: owned, with no reader left; the block is not used after.
-        contained("dropping a death hook's action", || unsafe { op(this, HookOp::Discard) });
+        unsafe { (self.get().op)(self.0, HookOp::Discard) };
     }
 }
 
