@@ -313,3 +313,25 @@ fn finalizers_fire_on_many_threads_while_others_register_detach_and_call() {
     });
     assert_eq!(fired.load(Ordering::SeqCst), expected.load(Ordering::SeqCst));
 }
+
+#[test]
+fn a_finalizer_whose_callback_is_send_but_not_sync_is_shared_between_threads() {
+    let obj = Gc::new(1_u8);
+    let cell = std::cell::Cell::new(5_u32); // `Send`, not `Sync`
+    let f = finalize(&obj, move || cell.get());
+    fn shared<S: Send + Sync>(s: S) -> S {
+        s
+    }
+    let f = shared(f);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..100 {
+                    let (o, copy) = f.peek().expect("alive");
+                    assert_eq!((*o, copy()), (1, 5));
+                }
+            });
+        }
+    });
+    assert_eq!(f.call(), Some(5));
+}

@@ -913,3 +913,41 @@ fn a_cancel_racing_the_death_of_its_object() {
         assert_eq!(drops.load(Ordering::SeqCst), 2, "the object and the action, once each");
     });
 }
+
+/// An action whose clone writes state shared by its copies, as `RefCell`'s borrow flag would:
+/// loom reports two clones that are not ordered one after the other.
+struct Tally(Arc<UnsafeCell<u32>>);
+
+impl Clone for Tally {
+    fn clone(&self) -> Self {
+        // SAFETY: peeks clone one at a time; loom checks it.
+        self.0.with_mut(|n| unsafe { *n += 1 });
+        Tally(self.0.clone())
+    }
+}
+
+impl weakling::DeathAction for Tally {
+    fn run(self) {}
+}
+
+// SAFETY: only clones touch the cell, one at a time; the model checks it.
+unsafe impl Send for Tally {}
+
+#[test]
+fn two_peeks_clone_one_at_a_time() {
+    model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let heap = Heap::new();
+        let obj = Gc::new_in(Value::new(&drops), &heap);
+        let tally = Arc::new(UnsafeCell::new(0));
+        let hook = Gc::on_death(&obj, Tally(tally.clone()), false);
+        let peeker = thread::spawn(move || drop(hook.peek().expect("alive")));
+        drop(hook.peek().expect("alive"));
+        peeker.join().unwrap();
+        let cancelled = hook.cancel().expect("still pending");
+        drop(cancelled);
+        // SAFETY: both peeks are over.
+        assert_eq!(tally.with(|n| unsafe { *n }), 2);
+        drop(obj);
+    });
+}

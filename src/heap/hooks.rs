@@ -10,9 +10,11 @@
 //! The table owns a hook while it is listed. Whoever takes it out under the shard lock (the
 //! object's death, the collector, [`DeathHook::cancel`] or [`DeathHook::detach`], or
 //! [`run_exit_hooks`]) owns it alone, and runs, returns or drops its action. The one
-//! exception is [`DeathHook::peek`], which clones the action outside the lock: it counts
-//! itself as a reader under the lock, and the owner waits for the readers to leave before it
-//! moves the action. No reader can arrive after the hook left the table, so the wait ends.
+//! exception is [`DeathHook::peek`], which clones the action outside the lock: it marks itself
+//! as the hook's reader under the lock (one at a time, as a mutex would, so that an action
+//! that is `Send` but not `Sync` is never shared), and the owner waits for the reader to leave
+//! before it moves the action. No reader can arrive after the hook left the table, so the wait
+//! ends.
 //!
 //! A key finds the hook by its object's address *and* its number, which is never reused: a key
 //! to a hook that ran finds nothing, even when a new object took the address.
@@ -47,8 +49,8 @@ pub trait DeathAction: Send + 'static {
 
 /// Set in a hook's state: [`run_exit_hooks`] runs it.
 const AT_EXIT: usize = 1;
-/// One reader (a `peek` cloning the action), counted in the bits above the flag.
-const READER: usize = 2;
+/// Set while a `peek` clones the action.
+const READING: usize = 2;
 
 /// The part of a hook's block that the table sees, whatever its action's type.
 #[repr(C)]
@@ -56,8 +58,8 @@ pub(crate) struct Hook {
     /// Its number: unique in the process, and greater than those of every hook whose
     /// registration happened before its own (`sequence.rs`).
     id: u64,
-    /// `readers * READER | AT_EXIT`. The flag changes under the shard lock; readers leave
-    /// outside it, so every change is a read-modify-write.
+    /// `READING | AT_EXIT`. Both are set under the shard lock; the reader leaves outside it,
+    /// so every change is a read-modify-write.
     state: AtomicUsize,
     /// Runs or drops the action and frees the block, knowing the action's type
     /// ([`hook_op`]).
@@ -69,7 +71,7 @@ pub(crate) struct Hook {
 struct WithAction<A> {
     /// First, so that a pointer to the block is a pointer to the hook.
     hook: Hook,
-    /// Read by `peek`s counted in `state`; moved out by the owner once they left.
+    /// Read by the `peek` marked in `state`; moved out by the owner once it left.
     action: ExclusiveCell<ManuallyDrop<A>>,
 }
 
@@ -134,8 +136,8 @@ unsafe fn hook_op<A: DeathAction>(this: NonNull<Hook>, op: HookOp) {
 /// action unrun.
 pub(crate) struct Hooked(NonNull<Hook>);
 
-// SAFETY: the owner of a hook whose action is `Send`; readers only read the `Sync` state and
-// clone the action (`peek` requires `Clone`, and the key is `Sync` only for `Sync` actions).
+// SAFETY: the owner of a hook whose action is `Send`; a reader only reads the atomic state and
+// clones the action, one reader at a time, ordered with the owner by `READING`.
 unsafe impl Send for Hooked {}
 
 impl Hooked {
@@ -144,18 +146,18 @@ impl Hooked {
         unsafe { self.0.as_ref() }
     }
 
-    /// Waits until no `peek` reads the action any more. Readers join only under the shard
-    /// lock while the hook is listed, and the owner took it out, so none joins meanwhile.
-    fn wait_for_readers(&self) {
-        // Acquire: the readers' clones happen before the owner moves the action.
-        while self.get().state.load(Ordering::Acquire) >= READER {
+    /// Waits until no `peek` reads the action any more. A reader comes only under the shard
+    /// lock while the hook is listed, and the owner took it out, so none comes meanwhile.
+    fn wait_for_reader(&self) {
+        // Acquire: the reader's clone happens before the owner moves the action.
+        while self.get().state.load(Ordering::Acquire) & READING != 0 {
             yield_now();
         }
     }
 
     /// Runs the action; a panic is reported and contained.
     pub(crate) fn fire(self) {
-        self.wait_for_readers();
+        self.wait_for_reader();
         let this = ManuallyDrop::new(self);
         let op = this.get().op;
         // SAFETY: owned, with no reader left; the block is not used after.
@@ -167,7 +169,7 @@ impl Hooked {
     /// # Safety
     /// The hook was made with an action of type `A`.
     unsafe fn into_action<A>(self) -> A {
-        self.wait_for_readers();
+        self.wait_for_reader();
         let this = ManuallyDrop::new(self);
         // SAFETY: the caller's contract; owned, with no reader left, and not used after.
         unsafe { take_action::<A>(this.0) }
@@ -176,7 +178,7 @@ impl Hooked {
 
 impl Drop for Hooked {
     fn drop(&mut self) {
-        self.wait_for_readers();
+        self.wait_for_reader();
         // SAFETY: owned, with no reader left; the block is not used after.
         unsafe { (self.get().op)(self.0, HookOp::Discard) };
     }
@@ -197,11 +199,12 @@ pub struct DeathHook<T, A> {
 
 // SAFETY: a key: the address is read only through the table, under its lock, while the object
 // lives. The hook may hand out `Gc<T>` (hence `T: Send + Sync`, as for `Weak<T>`) and move or
-// clone `A` (hence `A: Send`, and `A: Sync` to share the key, through which `peek`s on several
-// threads clone it at once).
+// clone `A` on any thread (hence `A: Send`). `peek`s on several threads clone it one at a time,
+// each ordered after the last (`READING`), as through a mutex: `A: Send` is enough to share
+// the key.
 unsafe impl<T: Send + Sync, A: Send> Send for DeathHook<T, A> {}
 // SAFETY: as above.
-unsafe impl<T: Send + Sync, A: Send + Sync> Sync for DeathHook<T, A> {}
+unsafe impl<T: Send + Sync, A: Send> Sync for DeathHook<T, A> {}
 
 impl<T, A> Clone for DeathHook<T, A> {
     fn clone(&self) -> Self {
@@ -312,35 +315,53 @@ impl<T, A> DeathHook<T, A> {
     /// A strong handle to the object and a copy of the action, if the action is pending and
     /// the object alive. The action's `clone` runs outside every lock, holding the object
     /// (so it cannot die meanwhile); a `cancel`, `detach` or exit run on another thread waits
-    /// for the clone to finish.
+    /// for the clone to finish, and so does a `peek` of the same hook.
     #[must_use]
     pub fn peek(&self) -> Option<(Gc<T>, A)>
     where
         A: Clone,
     {
-        let op = self.tracked.then(pause::begin);
-        let hook = death_table::with_hook(self.target, self.id, |hook, header| {
-            header.try_inc_strong().then(|| {
+        let (obj, hook) = loop {
+            let op = self.tracked.then(pause::begin);
+            let found = death_table::with_hook(self.target, self.id, |hook, header| {
+                // Acquire: the last reader's clone happens before this one's.
+                if hook.state.load(Ordering::Acquire) & READING != 0 {
+                    return None;
+                }
                 // Relaxed: the lock orders it before the owner's take; the owner's Acquire
                 // load pairs with the Release when the reader leaves.
-                hook.state.fetch_add(READER, Ordering::Relaxed);
-                NonNull::from(hook)
-            })
-        })??;
-        // SAFETY: the count raised above, of the object the hook was made on.
-        let obj = unsafe { Gc::from_header(self.target, self.tracked) };
-        drop(op);
-        /// Leaves the hook's readers, even if `clone` panics.
+                Some(header.try_inc_strong().then(|| {
+                    hook.state.fetch_or(READING, Ordering::Relaxed);
+                    NonNull::from(hook)
+                }))
+            })?;
+            match found {
+                Some(Some(hook)) => {
+                    // SAFETY: the count raised above, of the object the hook was made on.
+                    let obj = unsafe { Gc::from_header(self.target, self.tracked) };
+                    break (obj, hook);
+                }
+                // The object is dying or condemned.
+                Some(None) => return None,
+                // Another peek is cloning: come back once it is done, outside the operation.
+                None => {
+                    drop(op);
+                    yield_now();
+                }
+            }
+        };
+        /// Leaves the hook, even if `clone` panics.
         struct Reading(NonNull<Hook>);
         impl Drop for Reading {
             fn drop(&mut self) {
-                // SAFETY: a counted reader keeps the block allocated until this.
-                unsafe { self.0.as_ref() }.state.fetch_sub(READER, Ordering::Release);
+                // SAFETY: the marked reader keeps the block allocated until this.
+                unsafe { self.0.as_ref() }.state.fetch_and(!READING, Ordering::Release);
             }
         }
         let reading = Reading(hook);
-        // SAFETY: a counted reader keeps the block allocated and the action in place (the owner
-        // waits for readers before moving it); readers only read. Made with `A` (`self.id`).
+        // SAFETY: the marked reader keeps the block allocated and the action in place (the
+        // owner waits for it before moving the action), and no other reader reads meanwhile.
+        // Made with `A` (`self.id`).
         let action =
             unsafe { hook.cast::<WithAction<A>>().as_ref().action.with(|a| (**a).clone()) };
         drop(reading);
