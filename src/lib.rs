@@ -66,13 +66,14 @@
 //!
 //! ## Module map
 //!
-//! * `heap` — the unsafe core: object layout, handles, callbacks, tracing, cells, the pause;
-//!   [`box_cache`], the freed boxes it keeps for the next ones.
+//! * `heap` — the unsafe core: object layout, handles, callbacks and death hooks, tracing,
+//!   cells, the pause; [`box_cache`], the freed boxes it keeps for the next ones.
 //! * `collections` — the weak collections: [`WeakValueMap`], [`WeakKeyMap`], [`WeakSet`].
 //! * [`cache`] — the expensive-object cache (strong and weak tiers, single-flight loading),
 //!   its policies, and hit-rate measurement.
 //! * `collect` — the cycle collector; [`gc`] is Python's `gc` module for the default heap.
-//! * [`finalizer`] — the finalize registry; `weak_method`, `proxy` — the rest of `weakref`.
+//! * [`finalizer`] — the finalize registry, on the heap's death hooks; `weak_method`, `proxy` —
+//!   the rest of `weakref`.
 //! * [`observer`] — subjects whose subscribers are held weakly.
 //! * `sync` — the atomics and locks (swapped for loom's under `--cfg weakling_loom`).
 //! * `contain` — containment and reporting of panics in user code.

@@ -1,5 +1,7 @@
 //! The one place the crate's atomics, locks, thread-locals and lazily built globals come from,
-//! so that a `--cfg weakling_loom` build can swap in loom's model-checked versions.
+//! so that a `--cfg weakling_loom` build can swap in loom's model-checked versions; and the
+//! primitives built on them: the spin locks (`spin.rs`) and a sequence of numbers that follows
+//! happens-before (`sequence.rs`).
 
 #[cfg(not(weakling_loom))]
 pub(crate) use std::sync::atomic::{
