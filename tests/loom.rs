@@ -868,17 +868,25 @@ impl weakling::DeathAction for Probe {
     }
 }
 
+/// An object on its own heap, and a hook on it whose action is a `Probe`.
+fn probed(
+    drops: &Arc<AtomicUsize>,
+    runs: &Arc<AtomicUsize>,
+) -> (Heap, Gc<Value>, weakling::DeathHook<Value, Probe>) {
+    let heap = Heap::new();
+    let obj = Gc::new_in(Value::new(drops), &heap);
+    let probe = Probe { value: Value::new(drops), runs: runs.clone() };
+    let hook = Gc::on_death(&obj, probe, false);
+    (heap, obj, hook)
+}
+
 #[test]
 fn a_peek_racing_a_cancel() {
     // A peek holds a strong handle while it clones, so the death cannot race it; a cancel
     // (as `detach` and the exit run) can, and must wait for the clone.
     model(|| {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let runs = Arc::new(AtomicUsize::new(0));
-        let heap = Heap::new();
-        let obj = Gc::new_in(Value::new(&drops), &heap);
-        let probe = Probe { value: Value::new(&drops), runs: runs.clone() };
-        let hook = Gc::on_death(&obj, probe, false);
+        let (drops, runs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (heap, obj, hook) = probed(&drops, &runs);
         let peeker = thread::spawn(move || {
             // Either before the cancel (object and a copy), or after it (nothing).
             if let Some((obj, copy)) = hook.peek() {
@@ -899,12 +907,8 @@ fn a_peek_racing_a_cancel() {
 #[test]
 fn a_cancel_racing_the_death_of_its_object() {
     model(|| {
-        let drops = Arc::new(AtomicUsize::new(0));
-        let runs = Arc::new(AtomicUsize::new(0));
-        let heap = Heap::new();
-        let obj = Gc::new_in(Value::new(&drops), &heap);
-        let probe = Probe { value: Value::new(&drops), runs: runs.clone() };
-        let hook = Gc::on_death(&obj, probe, false);
+        let (drops, runs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (heap, obj, hook) = probed(&drops, &runs);
         let canceller = thread::spawn(move || hook.cancel().is_some());
         drop(obj);
         let cancelled = canceller.join().unwrap();
