@@ -66,18 +66,24 @@ impl Entry {
 
 const SHARDS: usize = 64;
 
+// A slot is the object's address and its list.
+const _: () = assert!(std::mem::size_of::<(usize, List)>() == 24);
+
 /// The entries of one object, in registration order; most objects have one, which then
-/// needs no allocation of its own.
+/// needs no allocation of its own. The rare list of several is boxed, so that a table slot
+/// (address and list) takes 24 bytes.
 enum List {
     One(Entry),
-    Many(Vec<Entry>),
+    // Boxed on purpose: a `Vec` inline would make every slot 32 bytes.
+    #[allow(clippy::box_collection)]
+    Many(Box<Vec<Entry>>),
 }
 
 impl List {
     fn into_vec(self) -> Vec<Entry> {
         match self {
             List::One(one) => vec![one],
-            List::Many(many) => many,
+            List::Many(many) => *many,
         }
     }
 
@@ -139,10 +145,12 @@ pub(crate) unsafe fn insert(target: NonNull<Header>, entry: Entry) -> Result<(),
                     *first = entry;
                     return Ok(());
                 }
-                let List::One(first) = std::mem::replace(list, List::Many(Vec::new())) else {
+                let many = List::Many(Box::new(Vec::with_capacity(2)));
+                let List::One(first) = std::mem::replace(list, many) else {
                     unreachable!("matched above")
                 };
-                *list = List::Many(vec![first]);
+                let List::Many(many) = list else { unreachable!("made a list above") };
+                many.push(first);
             }
             let List::Many(list) = list else { unreachable!("made a list above") };
             if list.len() >= 8 && list.len().is_power_of_two() {
@@ -171,7 +179,7 @@ pub(crate) fn take_and_fire(target: NonNull<Header>) {
     match take_list(target) {
         None => {}
         Some(List::One(one)) => one.fire(),
-        Some(List::Many(many)) => fire(many),
+        Some(List::Many(many)) => fire(*many),
     }
 }
 
@@ -187,8 +195,9 @@ pub(crate) fn take_finalizers(target: NonNull<Header>) -> Vec<Entry> {
         }
         List::One(_) => Vec::new(),
         List::Many(many) => {
-            let (taken, kept) = std::mem::take(many).into_iter().partition(Entry::is_finalizer);
-            *many = kept;
+            let (taken, kept) =
+                std::mem::take(&mut **many).into_iter().partition(Entry::is_finalizer);
+            **many = kept;
             if many.is_empty() {
                 entries.remove(&addr);
             }
