@@ -93,6 +93,14 @@ impl List {
             List::Many(many) => many,
         }
     }
+
+    /// Where the hook numbered `id` is, and the hook.
+    fn hook_at(&self, id: u64) -> Option<(usize, &Hook)> {
+        self.as_slice()
+            .iter()
+            .enumerate()
+            .find_map(|(at, e)| Some((at, e.hook()?)).filter(|(_, h)| h.id() == id))
+    }
 }
 
 type Entries = HashMap<usize, List, ahash::RandomState>;
@@ -224,8 +232,7 @@ pub(crate) fn with_hook<R>(
     f: impl FnOnce(&Hook, &Header) -> R,
 ) -> Option<R> {
     let entries = shard(target).lock();
-    let list = entries.get(&(target.as_ptr() as usize))?;
-    let hook = list.as_slice().iter().find_map(|e| e.hook().filter(|h| h.id() == id))?;
+    let (_, hook) = entries.get(&(target.as_ptr() as usize))?.hook_at(id)?;
     // SAFETY: an object with entries is allocated (module docs), and the lock is held.
     Some(f(hook, unsafe { target.as_ref() }))
 }
@@ -241,14 +248,16 @@ pub(crate) fn remove_hook(
     let mut entries = shard(target).lock();
     let addr = target.as_ptr() as usize;
     let list = entries.get_mut(&addr)?;
-    let at = list.as_slice().iter().position(|e| e.hook().is_some_and(|h| h.id() == id))?;
+    let (at, hook) = list.hook_at(id)?;
     // SAFETY: an object with entries is allocated (module docs), and the lock is held.
-    let header = unsafe { target.as_ref() };
-    if !take(list.as_slice()[at].hook()?, header) {
+    if !take(hook, unsafe { target.as_ref() }) {
         return None;
     }
     let removed = match list {
-        List::One(_) => entries.remove(&addr).map(List::into_vec)?.pop()?,
+        List::One(_) => match entries.remove(&addr) {
+            Some(List::One(one)) => one,
+            _ => unreachable!("a lone entry, matched above"),
+        },
         List::Many(many) => {
             let removed = many.remove(at);
             if many.is_empty() {
