@@ -39,6 +39,7 @@
 //! 4. The box is freed when the weak count reaches zero: to the freeing thread's box cache
 //!    (`box_cache.rs`) when it is small, where the next box of its size comes from.
 
+mod address_map;
 mod any;
 pub mod box_cache;
 mod callbacks;

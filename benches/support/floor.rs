@@ -1,7 +1,7 @@
 //! The least any thread-safe structure of the heap's kind must do, as a floor peer: a hash
 //! table behind the cheapest lock there is (one compare-exchange to take it, one plain store
 //! to give it back). A figure below the floor's cannot be reached by a design that keeps its
-//! entries in a locked table, however it does the rest.
+//! entries in a general-purpose hash table behind a lock, however it does the rest.
 
 use std::cell::UnsafeCell;
 use std::collections::HashMap;

@@ -7,14 +7,17 @@
 //! * [`Hooked`]: a death hook (`hooks.rs`), which only the table owns: whoever takes it out
 //!   of the table under the shard lock owns it.
 //!
-//! The table is sharded by address to keep threads apart; an object's header carries
-//! `HAS_CALLBACKS` once it has an entry, so objects without one never look here. An object's
-//! entries exist only while it lives: its death takes them out *before* its box can be freed,
-//! so an entry found under the shard lock always belongs to an allocated object, and a new
-//! object at a reused address never sees old entries.
+//! The table is sharded by address to keep threads apart, each shard an [`AddressMap`] under
+//! a spin lock; an object's header carries `HAS_CALLBACKS` once it has an entry, so objects
+//! without one never look here. An object's entries exist only while it lives: its death takes
+//! them out *before* its box can be freed, so an entry found under the shard lock always
+//! belongs to an allocated object, and a new object at a reused address never sees old
+//! entries.
 
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::ptr::NonNull;
+
+use super::address_map::AddressMap;
 
 use super::callbacks::Listed;
 use super::header::{Header, HAS_CALLBACKS, TORN_DOWN};
@@ -67,7 +70,7 @@ impl Entry {
 const SHARDS: usize = 64;
 
 // A slot is the object's address and its list.
-const _: () = assert!(std::mem::size_of::<(usize, List)>() == 24);
+const _: () = assert!(std::mem::size_of::<Option<(NonZeroUsize, List)>>() == 24);
 
 /// The entries of one object, in registration order; most objects have one, which then
 /// needs no allocation of its own. The rare list of several is boxed, so that a table slot
@@ -103,7 +106,7 @@ impl List {
     }
 }
 
-type Entries = HashMap<usize, List, ahash::RandomState>;
+type Entries = AddressMap<List>;
 
 global! {
     static TABLE: Box<[CachePadded<SpinMutex<Entries>>]> =
@@ -115,13 +118,8 @@ fn shard(target: NonNull<Header>) -> &'static SpinMutex<Entries> {
     &TABLE[(addr >> 4 ^ addr >> 12) % SHARDS]
 }
 
-/// Gives a table that a burst of entries left large and sparse its memory back: lookups in
-/// it would miss the cache on every death.
-fn shrink_if_sparse(entries: &mut Entries) {
-    let len = entries.len();
-    if entries.capacity() > 64 && len < entries.capacity() / 8 {
-        entries.shrink_to(len * 2);
-    }
+fn key(target: NonNull<Header>) -> NonZeroUsize {
+    NonZeroUsize::from(target.addr())
 }
 
 /// Adds `entry` to `target`'s entries, newest. Hands it back, inserting nothing, when the
@@ -140,12 +138,10 @@ pub(crate) unsafe fn insert(target: NonNull<Header>, entry: Entry) -> Result<(),
         return Err(entry);
     }
     debug_assert!(header.flags(Ordering::Relaxed) & HAS_CALLBACKS != 0, "flagged by the caller");
-    match entries.entry(target.as_ptr() as usize) {
-        std::collections::hash_map::Entry::Vacant(slot) => {
-            slot.insert(List::One(entry));
-        }
-        std::collections::hash_map::Entry::Occupied(mut slot) => {
-            let list = slot.get_mut();
+    match entries.try_insert(key(target), List::One(entry)) {
+        Ok(()) => {}
+        Err((list, refused)) => {
+            let List::One(entry) = refused else { unreachable!("made as one above") };
             // Cancelled callbacks that the table lets go of here are freed under the lock;
             // that runs no user code (their callbacks were dropped at cancellation).
             if let List::One(first) = list {
@@ -177,8 +173,8 @@ pub(crate) fn take(target: NonNull<Header>) -> Vec<Entry> {
 
 fn take_list(target: NonNull<Header>) -> Option<List> {
     let mut entries = shard(target).lock();
-    let taken = entries.remove(&(target.as_ptr() as usize));
-    shrink_if_sparse(&mut entries);
+    let taken = entries.remove(key(target));
+    entries.shrink_if_sparse();
     taken
 }
 
@@ -195,11 +191,11 @@ pub(crate) fn take_and_fire(target: NonNull<Header>) {
 /// finalizer callbacks), leaving the others for teardown.
 pub(crate) fn take_finalizers(target: NonNull<Header>) -> Vec<Entry> {
     let mut entries = shard(target).lock();
-    let addr = target.as_ptr() as usize;
-    let Some(list) = entries.get_mut(&addr) else { return Vec::new() };
+    let addr = key(target);
+    let Some(list) = entries.get_mut(addr) else { return Vec::new() };
     match list {
         List::One(one) if one.is_finalizer() => {
-            entries.remove(&addr).map_or_else(Vec::new, List::into_vec)
+            entries.remove(addr).map_or_else(Vec::new, List::into_vec)
         }
         List::One(_) => Vec::new(),
         List::Many(many) => {
@@ -207,7 +203,7 @@ pub(crate) fn take_finalizers(target: NonNull<Header>) -> Vec<Entry> {
                 std::mem::take(&mut **many).into_iter().partition(Entry::is_finalizer);
             **many = kept;
             if many.is_empty() {
-                entries.remove(&addr);
+                entries.remove(addr);
             }
             taken
         }
@@ -232,7 +228,7 @@ pub(crate) fn with_hook<R>(
     f: impl FnOnce(&Hook, &Header) -> R,
 ) -> Option<R> {
     let entries = shard(target).lock();
-    let (_, hook) = entries.get(&(target.as_ptr() as usize))?.hook_at(id)?;
+    let (_, hook) = entries.get(key(target))?.hook_at(id)?;
     // SAFETY: an object with entries is allocated (module docs), and the lock is held.
     Some(f(hook, unsafe { target.as_ref() }))
 }
@@ -246,27 +242,27 @@ pub(crate) fn remove_hook(
     take: impl FnOnce(&Hook, &Header) -> bool,
 ) -> Option<Hooked> {
     let mut entries = shard(target).lock();
-    let addr = target.as_ptr() as usize;
-    let list = entries.get_mut(&addr)?;
+    let addr = key(target);
+    let list = entries.get_mut(addr)?;
     let (at, hook) = list.hook_at(id)?;
     // SAFETY: an object with entries is allocated (module docs), and the lock is held.
     if !take(hook, unsafe { target.as_ref() }) {
         return None;
     }
     let removed = match list {
-        List::One(_) => match entries.remove(&addr) {
+        List::One(_) => match entries.remove(addr) {
             Some(List::One(one)) => one,
             _ => unreachable!("a lone entry, matched above"),
         },
         List::Many(many) => {
             let removed = many.remove(at);
             if many.is_empty() {
-                entries.remove(&addr);
+                entries.remove(addr);
             }
             removed
         }
     };
-    shrink_if_sparse(&mut entries);
+    entries.shrink_if_sparse();
     match removed {
         Entry::Hook(hooked) => Some(hooked),
         Entry::Callback(_) => unreachable!("found as a hook above"),
@@ -278,8 +274,8 @@ pub(crate) fn remove_hook(
 pub(crate) fn for_each_hook(mut f: impl FnMut(&Hook, NonNull<Header>, &Header)) {
     for shard in TABLE.iter() {
         let entries = shard.lock();
-        for (&addr, list) in entries.iter() {
-            let target = NonNull::new(addr as *mut Header).expect("a listed address");
+        for (addr, list) in entries.iter() {
+            let target = NonNull::new(addr.get() as *mut Header).expect("a listed address");
             // SAFETY: an object with entries is allocated (module docs), and the lock is held.
             let header = unsafe { target.as_ref() };
             for hook in list.as_slice().iter().filter_map(Entry::hook) {
