@@ -42,9 +42,11 @@ pub(crate) unsafe fn drop_values(garbage: &[ObjPtr]) -> Vec<ObjPtr> {
                 next += 1;
                 // SAFETY: tracked and allocated.
                 let vtable = unsafe { gc_head_of(obj.0).as_ref() }.vtable;
-                // SAFETY: the value is initialised and dropped here once: torn-down objects
-                // are never dropped again, and no handle reads a torn-down value.
-                unsafe { (vtable.drop_value)(obj.0) };
+                if let Some(drop_value) = vtable.drop_value {
+                    // SAFETY: the value is initialised and dropped here once: torn-down
+                    // objects are never dropped again, and no handle reads a torn-down value.
+                    unsafe { drop_value(obj.0) };
+                }
             }
         });
     }

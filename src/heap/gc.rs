@@ -384,7 +384,7 @@ impl<T> Gc<T> {
     /// The object's strong count reached zero, it left the heap's books, and this runs once.
     unsafe fn destroy(header: NonNull<Header>) {
         // SAFETY: forwarded contract; the functions are those of `GcBox<T>`.
-        unsafe { destroy_object(header, layout::drop_value_erased::<T>, layout::free::<T>) }
+        unsafe { destroy_object(header, layout::drop_value_of::<T>(), layout::free::<T>) }
     }
 
     /// As [`destroy`](Gc::destroy) for a leaf that read pins may be borrowing: the death
@@ -407,7 +407,7 @@ impl<T> Gc<T> {
     /// Runs once, after `notify_death`, when no read pin can borrow the value any more.
     unsafe fn drop_and_release(header: NonNull<Header>) {
         // SAFETY: forwarded contract; the functions are those of `GcBox<T>`.
-        unsafe { drop_and_release(header, layout::drop_value_erased::<T>, layout::free::<T>) }
+        unsafe { drop_and_release(header, layout::drop_value_of::<T>(), layout::free::<T>) }
     }
 }
 
@@ -419,7 +419,7 @@ impl<T> Gc<T> {
 /// `drop_value` and `dealloc` are those of the object's type.
 pub(crate) unsafe fn destroy_object(
     header: NonNull<Header>,
-    drop_value: unsafe fn(NonNull<Header>),
+    drop_value: Option<unsafe fn(NonNull<Header>)>,
     dealloc: unsafe fn(NonNull<Header>),
 ) {
     // SAFETY: forwarded contract.
@@ -454,12 +454,12 @@ unsafe fn notify_death(header: NonNull<Header>) {
 /// type.
 unsafe fn drop_and_release(
     header: NonNull<Header>,
-    drop_value: unsafe fn(NonNull<Header>),
+    drop_value: Option<unsafe fn(NonNull<Header>)>,
     dealloc: unsafe fn(NonNull<Header>),
 ) {
     // SAFETY: allocated until the weak reference released below.
     let h = unsafe { header.as_ref() };
-    if !h.is_torn_down() {
+    if let Some(drop_value) = drop_value.filter(|_| !h.is_torn_down()) {
         contained("Drop of a Gc value", || {
             // SAFETY: the value is initialised, dropped here once; no handle can reach it.
             unsafe { drop_value(header) }

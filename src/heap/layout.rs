@@ -52,8 +52,9 @@ pub(crate) struct VTable {
     pub(crate) trace: unsafe fn(NonNull<Header>, &mut Tracer<'_>),
     /// Runs the value's finalizer (`None` when its type has none).
     pub(crate) finalize: Option<unsafe fn(NonNull<Header>)>,
-    /// Drops the value in place; the box stays allocated.
-    pub(crate) drop_value: unsafe fn(NonNull<Header>),
+    /// Drops the value in place; the box stays allocated (`None` when the value's type needs
+    /// no drop).
+    pub(crate) drop_value: Option<unsafe fn(NonNull<Header>)>,
     /// Frees the allocation (value already dropped or moved out).
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
     /// `std::any::type_name` of the value, for the census.
@@ -68,7 +69,7 @@ impl<T: Trace + 'static> VTableOf<T> {
     const VTABLE: VTable = VTable {
         trace: trace_erased::<T>,
         finalize: if T::FINALIZE { Some(finalize_erased::<T>) } else { None },
-        drop_value: drop_value_erased::<T>,
+        drop_value: drop_value_of::<T>(),
         dealloc: dealloc_erased::<T>,
         type_name: std::any::type_name::<T>,
         type_id: std::any::TypeId::of::<T>,
@@ -93,10 +94,20 @@ unsafe fn finalize_erased<T: Trace>(header: NonNull<Header>) {
     T::finalize(&this);
 }
 
+/// What drops the value of a `GcBox<T>` in place: `None` when `T` needs no drop, so that a
+/// destruction neither calls nor guards anything for it.
+pub(crate) const fn drop_value_of<T>() -> Option<unsafe fn(NonNull<Header>)> {
+    if std::mem::needs_drop::<T>() {
+        Some(drop_value_erased::<T>)
+    } else {
+        None
+    }
+}
+
 /// # Safety
 /// `header` must point at a `GcBox<T>` whose value is initialised and not yet dropped, and
 /// nothing may use the value afterwards.
-pub(crate) unsafe fn drop_value_erased<T>(header: NonNull<Header>) {
+unsafe fn drop_value_erased<T>(header: NonNull<Header>) {
     // SAFETY: per this function's contract the value is initialised and dropped once.
     unsafe { std::ptr::drop_in_place(&raw mut (*header.cast::<GcBox<T>>().as_ptr()).value) };
 }
