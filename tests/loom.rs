@@ -955,3 +955,55 @@ fn two_peeks_clone_one_at_a_time() {
         drop(obj);
     });
 }
+
+struct Counted(Arc<AtomicUsize>);
+
+impl weakling::DeathAction for Counted {
+    fn run(self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Another thread makes weak references from its own handle and drops the handle while this
+/// one registers at the object's death: the registration may flag the object with a plain
+/// store only when no other reference can exist, and a flag stored over another thread's
+/// count would show in the counts or the death.
+fn a_registration_racing_weak_references_of_a_dropped_handle(hook: bool) {
+    model(move || {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let runs = Arc::new(AtomicUsize::new(0));
+        let g = Gc::new(Value::new(&drops));
+        let theirs = g.clone();
+        let other = thread::spawn(move || {
+            let w = Gc::downgrade(&theirs);
+            drop(theirs);
+            let w2 = w.clone();
+            drop(w);
+            w2.upgrade().map(|g| g.read())
+        });
+        let registered = if hook {
+            drop(Gc::on_death(&g, Counted(runs.clone()), false));
+            None
+        } else {
+            let runs = runs.clone();
+            Some(Gc::downgrade_with(&g, move |_| drop(runs.fetch_add(1, Ordering::SeqCst))))
+        };
+        assert_eq!(other.join().unwrap(), Some(7));
+        assert_eq!(Gc::strong_count(&g), 1);
+        assert_eq!(Gc::weak_count(&g), usize::from(!hook));
+        drop(g);
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        drop(registered);
+    });
+}
+
+#[test]
+fn a_death_hook_registered_while_weak_references_of_a_dropped_handle_come_and_go() {
+    a_registration_racing_weak_references_of_a_dropped_handle(true);
+}
+
+#[test]
+fn a_weak_callback_registered_while_weak_references_of_a_dropped_handle_come_and_go() {
+    a_registration_racing_weak_references_of_a_dropped_handle(false);
+}

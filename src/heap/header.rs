@@ -259,10 +259,17 @@ impl Header {
     }
 
     /// Adds a weak reference and sets `flags`, in one read-modify-write when they are not set
-    /// yet (a registration's weak reference and `HAS_CALLBACKS`).
+    /// yet (a registration's weak reference and `HAS_CALLBACKS`), or in one plain store when
+    /// the caller's handle is the object's only reference ([`unshared_weak_word`]).
+    ///
+    /// [`unshared_weak_word`]: Header::unshared_weak_word
     #[inline]
     pub(crate) fn inc_weak_flagging(&self, flags: usize) {
         debug_assert_eq!(flags & (WEAK_MASK | !((1 << HEAP_SHIFT) - 1)), 0);
+        if let Some(w) = self.unshared_weak_word() {
+            // Release: as `set_flags_once`.
+            return self.weak.store((w + 1) | flags, Ordering::Release);
+        }
         let mut w = self.weak.load(Ordering::Relaxed);
         if w & flags == flags {
             return self.inc_weak();
@@ -326,12 +333,46 @@ impl Header {
         self.weak.fetch_or(flags, Ordering::AcqRel);
     }
 
-    /// Sets `flags` unless they are all set already, which a load tells without writing.
+    /// Sets `flags` unless they are all set already, which a load tells without writing; with
+    /// a plain store when the caller's handle is the object's only reference
+    /// ([`unshared_weak_word`](Header::unshared_weak_word)).
     #[inline]
     pub(crate) fn set_flags_once(&self, flags: usize) {
+        if let Some(w) = self.unshared_weak_word() {
+            // Release: whoever reaches the object later does so through this thread's handle
+            // (a copy of it, or a weak reference made from it), which publishes the flag; the
+            // order only matters to readers that take the handle's own path.
+            return self.weak.store(w | flags, Ordering::Release);
+        }
         if self.flags(Ordering::Relaxed) & flags != flags {
             self.set_flags(flags);
         }
+    }
+
+    /// The weak word, if the caller's strong handle is the object's only reference of any
+    /// kind and its flags show nothing that another thread may act on (no death entries, not
+    /// torn down): then no other thread can write the word until this thread hands out a
+    /// reference, and the caller may replace it with a plain store.
+    ///
+    /// Why the two loads prove it. The strong word is read first, with Acquire: when it reads
+    /// exactly 1 (this handle, not condemned, never read under a pin), every other strong
+    /// handle that ever existed was dropped by a Release decrement earlier in the word's order,
+    /// and all those decrements happen before this load (later read-modify-writes continue
+    /// their release sequences). A weak reference is made only from a strong handle, or from a
+    /// weak reference, which itself goes back to a strong handle: so every weak reference made
+    /// on another thread was made before such a drop, and the weak word read afterwards counts
+    /// it unless it is gone. A weak count of 1 (the strong handles' shared reference) thus
+    /// means no weak reference exists; with no strong handle elsewhere and no weak reference,
+    /// nothing can be upgraded or copied into a new reference. The one other way to a handle,
+    /// a death hook's key (`peek`, `detach`), exists only on an object flagged
+    /// `HAS_CALLBACKS`, and that flag, set before such a drop or by this thread, is seen here.
+    #[inline]
+    fn unshared_weak_word(&self) -> Option<usize> {
+        if self.strong.load(Ordering::Acquire) != 1 {
+            return None;
+        }
+        let w = self.weak.load(Ordering::Relaxed);
+        (w & (WEAK_MASK | HAS_CALLBACKS | TORN_DOWN) == 1).then_some(w)
     }
 
     #[inline]
