@@ -12,6 +12,9 @@
 //!   weak callback (`Gc::downgrade_with`), which the registry is built on; and a floor
 //!   (`benches/support/floor.rs`): the object, and a boxed callback put in a locked table and
 //!   taken out and run at the object's death, with nothing else.
+//! * `finalize_register_and_fire_beside_a_million`: the finalizer and the floor again, with
+//!   1,000,000 other finalizers alive (and as many entries in the floor's table), so that every
+//!   table operation works at the load a program with many finalizers sees.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -101,7 +104,54 @@ fn register_and_fire(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, register_and_fire);
+/// The same register-and-fire with 1,000,000 other finalizers alive, spread over the death
+/// table's shards as a program with many finalized objects would have them: the table is large
+/// and busy, and every insert and take probes it at its real load. The floor's table holds as
+/// many entries.
+fn register_and_fire_beside_a_million(c: &mut Criterion) {
+    const LIVE: u64 = 1_000_000;
+    let mut group = c.benchmark_group("finalize_register_and_fire_beside_a_million");
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .throughput(Throughput::Elements(BATCH));
+    let objects: Vec<Gc<Obj>> = (0..LIVE).map(|k| Gc::new_leaf(Obj { k })).collect();
+    for o in &objects {
+        let _ = finalize(o, || black_box(0_u64));
+    }
+    let floor: LockedTable<u64, Box<dyn FnOnce() -> u64 + Send>> = LockedTable::default();
+    for id in 0..LIVE {
+        floor.with(|m| m.insert(id, Box::new(|| black_box(0_u64))));
+    }
+    group.bench_function("floor_locked_table", |b| {
+        let mut id = LIVE;
+        b.iter(|| {
+            for k in 0..BATCH {
+                id += 1;
+                let o = Gc::new_leaf(Obj { k });
+                floor.with(|m| m.insert(id, Box::new(|| black_box(0_u64))));
+                drop(o);
+                if let Some(callback) = floor.with(|m| m.remove(&id)) {
+                    black_box(callback());
+                }
+            }
+        })
+    });
+    group.bench_function("weakling_finalize", |b| {
+        b.iter(|| {
+            for k in 0..BATCH {
+                let o = Gc::new_leaf(Obj { k });
+                let _ = finalize(&o, || black_box(0_u64));
+                drop(o);
+            }
+        })
+    });
+    group.finish();
+    drop(objects);
+}
+
+criterion_group!(benches, register_and_fire, register_and_fire_beside_a_million);
 
 fn main() {
     benches();
