@@ -19,7 +19,8 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, BenchmarkGroup, Criterion, Throughput};
 use weakling::{finalize, Gc};
 
 const BATCH: u64 = 1000;
@@ -50,13 +51,54 @@ fn bytes_per_finalizer() {
     drop(objects);
 }
 
-fn register_and_fire(c: &mut Criterion) {
-    let mut group = c.benchmark_group("finalize_register_and_fire");
+/// The floor's table: boxed callbacks by a fresh number.
+type FloorTable = LockedTable<u64, Box<dyn FnOnce() -> u64 + Send>>;
+
+fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
+    let mut group = c.benchmark_group(name);
     group
         .sample_size(30)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .throughput(Throughput::Elements(BATCH));
+    group
+}
+
+/// The floor (benches/support/floor.rs): the object made and freed, and a boxed callback put in
+/// a locked table under a fresh number (from `next_id` on) and taken out and run when the
+/// object dies, with nothing that ties the two together: no weak reference and no death
+/// registration.
+fn floor_locked_table(group: &mut BenchmarkGroup<'_, WallTime>, floor: &FloorTable, next_id: u64) {
+    group.bench_function("floor_locked_table", |b| {
+        let mut id = next_id;
+        b.iter(|| {
+            for k in 0..BATCH {
+                id += 1;
+                let o = Gc::new_leaf(Obj { k });
+                floor.with(|m| m.insert(id, Box::new(|| black_box(0_u64))));
+                drop(o);
+                if let Some(callback) = floor.with(|m| m.remove(&id)) {
+                    black_box(callback());
+                }
+            }
+        })
+    });
+}
+
+fn weakling_finalize(group: &mut BenchmarkGroup<'_, WallTime>) {
+    group.bench_function("weakling_finalize", |b| {
+        b.iter(|| {
+            for k in 0..BATCH {
+                let o = Gc::new_leaf(Obj { k });
+                let _ = finalize(&o, || black_box(0_u64));
+                drop(o);
+            }
+        })
+    });
+}
+
+fn register_and_fire(c: &mut Criterion) {
+    let mut group = group(c, "finalize_register_and_fire");
     group.bench_function("object_only", |b| {
         b.iter(|| {
             for k in 0..BATCH {
@@ -74,33 +116,8 @@ fn register_and_fire(c: &mut Criterion) {
             }
         })
     });
-    // The floor (benches/support/floor.rs): the object made and freed, and a boxed callback
-    // put in a locked table under a fresh id and taken out and run when the object dies, with
-    // nothing that ties the two together: no weak reference and no death registration.
-    let floor: LockedTable<u64, Box<dyn FnOnce() -> u64 + Send>> = LockedTable::default();
-    group.bench_function("floor_locked_table", |b| {
-        let mut id = 0;
-        b.iter(|| {
-            for k in 0..BATCH {
-                id += 1;
-                let o = Gc::new_leaf(Obj { k });
-                floor.with(|m| m.insert(id, Box::new(|| black_box(0_u64))));
-                drop(o);
-                if let Some(callback) = floor.with(|m| m.remove(&id)) {
-                    black_box(callback());
-                }
-            }
-        })
-    });
-    group.bench_function("weakling_finalize", |b| {
-        b.iter(|| {
-            for k in 0..BATCH {
-                let o = Gc::new_leaf(Obj { k });
-                let _ = finalize(&o, || black_box(0_u64));
-                drop(o);
-            }
-        })
-    });
+    floor_locked_table(&mut group, &FloorTable::default(), 0);
+    weakling_finalize(&mut group);
     group.finish();
 }
 
@@ -110,43 +127,17 @@ fn register_and_fire(c: &mut Criterion) {
 /// many entries.
 fn register_and_fire_beside_a_million(c: &mut Criterion) {
     const LIVE: u64 = 1_000_000;
-    let mut group = c.benchmark_group("finalize_register_and_fire_beside_a_million");
-    group
-        .sample_size(30)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .throughput(Throughput::Elements(BATCH));
+    let mut group = group(c, "finalize_register_and_fire_beside_a_million");
     let objects: Vec<Gc<Obj>> = (0..LIVE).map(|k| Gc::new_leaf(Obj { k })).collect();
     for o in &objects {
         let _ = finalize(o, || black_box(0_u64));
     }
-    let floor: LockedTable<u64, Box<dyn FnOnce() -> u64 + Send>> = LockedTable::default();
+    let floor = FloorTable::default();
     for id in 0..LIVE {
         floor.with(|m| m.insert(id, Box::new(|| black_box(0_u64))));
     }
-    group.bench_function("floor_locked_table", |b| {
-        let mut id = LIVE;
-        b.iter(|| {
-            for k in 0..BATCH {
-                id += 1;
-                let o = Gc::new_leaf(Obj { k });
-                floor.with(|m| m.insert(id, Box::new(|| black_box(0_u64))));
-                drop(o);
-                if let Some(callback) = floor.with(|m| m.remove(&id)) {
-                    black_box(callback());
-                }
-            }
-        })
-    });
-    group.bench_function("weakling_finalize", |b| {
-        b.iter(|| {
-            for k in 0..BATCH {
-                let o = Gc::new_leaf(Obj { k });
-                let _ = finalize(&o, || black_box(0_u64));
-                drop(o);
-            }
-        })
-    });
+    floor_locked_table(&mut group, &floor, LIVE);
+    weakling_finalize(&mut group);
     group.finish();
     drop(objects);
 }
