@@ -132,6 +132,7 @@ fn tracked_layout<T>() -> (Layout, usize) {
 
 /// Allocates an object box for `T` with `header` in place and the value uninitialised.
 /// Tracked boxes get their prefix with the vtable of `T` and a slot that names no list.
+#[inline]
 pub(crate) fn allocate<T: 'static>(
     header: Header,
     vtable: Option<&'static VTable>,
