@@ -982,7 +982,7 @@ fn a_registration_racing_weak_references_of_a_dropped_handle(hook: bool) {
             w2.upgrade().map(|g| g.read())
         });
         let registered = if hook {
-            drop(Gc::on_death(&g, Counted(runs.clone()), false));
+            let _key = Gc::on_death(&g, Counted(runs.clone()), false);
             None
         } else {
             let runs = runs.clone();

@@ -18,7 +18,6 @@ use std::num::NonZeroUsize;
 use std::ptr::NonNull;
 
 use super::address_map::AddressMap;
-
 use super::callbacks::Listed;
 use super::header::{Header, HAS_CALLBACKS, TORN_DOWN};
 use super::hooks::{Hook, Hooked};

@@ -339,9 +339,9 @@ impl Header {
     #[inline]
     pub(crate) fn set_flags_once(&self, flags: usize) {
         if let Some(w) = self.unshared_weak_word() {
-            // Release: whoever reaches the object later does so through this thread's handle
-            // (a copy of it, or a weak reference made from it), which publishes the flag; the
-            // order only matters to readers that take the handle's own path.
+            // Release, as the read-modify-write it stands for. Whoever reads the flag (the
+            // object's death, after this handle's drop; a thread given a reference later) is
+            // ordered after this store through the handle.
             return self.weak.store(w | flags, Ordering::Release);
         }
         if self.flags(Ordering::Relaxed) & flags != flags {
