@@ -153,13 +153,15 @@ impl<F, R> Pending<F>
 where
     F: FnOnce() -> R,
 {
-    /// Runs the callback unless its heap's finalizers are shut down (then drops it).
+    /// Runs the callback unless its heap's finalizers are shut down (then drops it). A panic
+    /// goes to the caller, which contains it as a finalizer's: the heap at the death or at
+    /// exit, [`Finalizer::call`] otherwise.
     fn run_unless_shut_down(self) -> Option<R> {
-        if is_shut_down(self.heap) {
-            contained("dropping a finalizer after shutdown", || drop(self.callback));
+        if is_shut_down(Some(self.heap)) {
+            drop(self.callback);
             return None;
         }
-        contained("finalizer", self.callback)
+        Some((self.callback)())
     }
 }
 
@@ -169,12 +171,8 @@ where
 {
     const CONTEXT: &'static str = "finalizer";
 
-    /// At the death or at exit: the heap contains a panic (and one in dropping the callback
-    /// after shutdown) and reports it as a finalizer's.
     fn run(self) {
-        if !is_shut_down(self.heap) {
-            drop((self.callback)());
-        }
+        drop(self.run_unless_shut_down());
     }
 }
 
@@ -200,7 +198,8 @@ where
     /// complete, or it panicked (the panic is reported with `tracing::error!`). It runs on
     /// this thread with no registry lock held.
     pub fn call(&self) -> Option<R> {
-        self.hook.cancel()?.run_unless_shut_down()
+        let pending = self.hook.cancel()?;
+        contained("finalizer", || pending.run_unless_shut_down()).flatten()
     }
 
     /// Unregisters the finalizer without running it and hands back the object and the
@@ -323,13 +322,14 @@ global_atomic! {
     static ANY_SHUT_DOWN: AtomicBool = false;
 }
 
-fn is_shut_down(heap: u32) -> bool {
-    ANY_SHUT_DOWN.load(Ordering::Acquire) && SHUT_DOWN.read().covers(Some(heap))
+/// Whether `heap`'s finalizers (every heap's for `None`) are shut down.
+fn is_shut_down(heap: Option<u32>) -> bool {
+    ANY_SHUT_DOWN.load(Ordering::Acquire) && SHUT_DOWN.read().covers(heap)
 }
 
 /// Runs the at-exit finalizers of `heap` (every heap for `None`), then marks it shut down.
 fn shut_down(heap: Option<u32>) {
-    if ANY_SHUT_DOWN.load(Ordering::Acquire) && SHUT_DOWN.read().covers(heap) {
+    if is_shut_down(heap) {
         return;
     }
     // Newest first, those registered meanwhile too. Finalizers are the hooks flagged at exit;
